@@ -1,0 +1,620 @@
+//! The validating, borrowing scanner: one pass over one document, offsets out, no DOM.
+//!
+//! The caller drives it member by member (`begin_object`, `next_key`, then either descends into
+//! the value or calls `skip_value`), so a rewriter can copy untouched spans as raw bytes and look
+//! closely only at what its policy names. Every byte passed over is validated, including the
+//! spans that are merely skipped, and keys are checked for duplicates after unescaping: `"a"` and
+//! `"\u0061"` are the same key.
+
+use std::collections::HashSet;
+
+use super::error::{JsonError, JsonErrorKind};
+use super::strings::{decode_string_into, scan_string_body};
+
+/// Objects larger than this switch duplicate detection from a linear scan to a hash set, so a
+/// hostile object with thousands of keys costs linear, not quadratic, time.
+const LINEAR_KEY_CHECK_LIMIT: usize = 32;
+
+/// The kind of the value that starts at the scanner's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Object,
+    Array,
+    String,
+    Number,
+    Bool,
+    Null,
+}
+
+/// Where a key is in the document. Its decoded bytes come from [`Scanner::key_bytes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRef {
+    /// Offset of the opening quote.
+    pub quote_start: usize,
+    /// Offset just after the closing quote.
+    pub quote_end: usize,
+    /// Whether the key contains escapes (its decoded form differs from its raw bytes).
+    pub escaped: bool,
+}
+
+/// Structural size of a value, for checks such as Mixpanel's per-event limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Deepest nesting of objects (a scalar is 0, `{}` is 1, `{"a":{}}` is 2).
+    pub object_depth: u32,
+    /// Most keys in any one object.
+    pub max_keys: u32,
+    /// Most elements in any one array.
+    pub max_len: u32,
+}
+
+impl Shape {
+    /// The shape of a container that holds a child of shape `child`.
+    pub fn absorb(&mut self, child: Shape) {
+        self.object_depth = self.object_depth.max(child.object_depth);
+        self.max_keys = self.max_keys.max(child.max_keys);
+        self.max_len = self.max_len.max(child.max_len);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct KeyEntry {
+    fingerprint: u64,
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    /// Index in `ScanState::keys` where this object's keys start.
+    keys_start: usize,
+    /// A serial number unique within the document, for the large-object key set.
+    serial: u32,
+    first: bool,
+}
+
+/// Reusable buffers for the scanner. Keep one per worker and pass it to every [`Scanner`]:
+/// after warm-up, scanning allocates nothing.
+#[derive(Debug, Default)]
+pub struct ScanState {
+    frames: Vec<Frame>,
+    keys: Vec<KeyEntry>,
+    large_object_keys: HashSet<(u32, u64)>,
+    key_scratch: Vec<u8>,
+    compare_scratch: Vec<u8>,
+    next_serial: u32,
+}
+
+/// A validating scanner over one JSON document.
+#[derive(Debug)]
+pub struct Scanner<'a, 's> {
+    buf: &'a [u8],
+    pos: usize,
+    max_depth: usize,
+    state: &'s mut ScanState,
+}
+
+impl<'a, 's> Scanner<'a, 's> {
+    /// Starts scanning `buf`, after checking that the whole of it is UTF-8.
+    ///
+    /// `max_depth` bounds the nesting of objects and arrays; deeper documents are rejected
+    /// with [`JsonErrorKind::TooDeep`] before the recursion can exhaust the stack.
+    pub fn new(buf: &'a [u8], state: &'s mut ScanState, max_depth: usize) -> Result<Self, JsonError> {
+        if let Err(e) = std::str::from_utf8(buf) {
+            return Err(JsonError::new(JsonErrorKind::InvalidUtf8, e.valid_up_to()));
+        }
+        state.frames.clear();
+        state.keys.clear();
+        state.large_object_keys.clear();
+        state.next_serial = 0;
+        Ok(Self { buf, pos: 0, max_depth, state })
+    }
+
+    /// The document being scanned.
+    pub fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Current byte offset.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    fn err(&self, kind: JsonErrorKind) -> JsonError {
+        JsonError::new(kind, self.pos)
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(&b) = self.buf.get(self.pos) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// Skips whitespace and tells what kind of value starts here.
+    #[inline]
+    pub fn peek_kind(&mut self) -> Result<ValueKind, JsonError> {
+        self.skip_ws();
+        match self.buf.get(self.pos) {
+            Some(b'{') => Ok(ValueKind::Object),
+            Some(b'[') => Ok(ValueKind::Array),
+            Some(b'"') => Ok(ValueKind::String),
+            Some(b'-' | b'0'..=b'9') => Ok(ValueKind::Number),
+            Some(b't' | b'f') => Ok(ValueKind::Bool),
+            Some(b'n') => Ok(ValueKind::Null),
+            Some(_) => Err(self.err(JsonErrorKind::UnexpectedByte)),
+            None => Err(self.err(JsonErrorKind::UnexpectedEnd)),
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), JsonError> {
+        match self.buf.get(self.pos) {
+            Some(&b) if b == byte => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(_) => Err(self.err(JsonErrorKind::UnexpectedByte)),
+            None => Err(self.err(JsonErrorKind::UnexpectedEnd)),
+        }
+    }
+
+    fn push_frame(&mut self) -> Result<(), JsonError> {
+        if self.state.frames.len() >= self.max_depth {
+            return Err(self.err(JsonErrorKind::TooDeep));
+        }
+        let serial = self.state.next_serial;
+        self.state.next_serial = serial.wrapping_add(1);
+        self.state.frames.push(Frame { keys_start: self.state.keys.len(), serial, first: true });
+        Ok(())
+    }
+
+    fn pop_frame(&mut self) {
+        if let Some(frame) = self.state.frames.pop() {
+            self.state.keys.truncate(frame.keys_start);
+        }
+    }
+
+    /// Consumes `{` (after whitespace) and enters the object.
+    pub fn begin_object(&mut self) -> Result<(), JsonError> {
+        self.skip_ws();
+        self.expect(b'{')?;
+        self.push_frame()
+    }
+
+    /// Consumes `[` (after whitespace) and enters the array.
+    pub fn begin_array(&mut self) -> Result<(), JsonError> {
+        self.skip_ws();
+        self.expect(b'[')?;
+        self.push_frame()
+    }
+
+    /// Moves to the next member of the current object.
+    ///
+    /// Returns its key, with the position left at the start of the value, or `None` after
+    /// consuming the closing `}`.
+    pub fn next_key(&mut self) -> Result<Option<KeyRef>, JsonError> {
+        if !self.next_item(b'}')? {
+            return Ok(None);
+        }
+        if self.buf.get(self.pos) != Some(&b'"') {
+            return Err(self.err(self.fault_here()));
+        }
+        let quote_start = self.pos;
+        let (close, escaped) = scan_string_body(self.buf, quote_start + 1)?;
+        let key = KeyRef { quote_start, quote_end: close + 1, escaped };
+        self.pos = close + 1;
+        if escaped {
+            self.state.key_scratch.clear();
+            decode_string_into(self.buf, quote_start + 1, close, &mut self.state.key_scratch)?;
+        }
+        self.check_duplicate(key)?;
+        self.skip_ws();
+        self.expect(b':')?;
+        self.skip_ws();
+        Ok(Some(key))
+    }
+
+    /// Moves to the next element of the current array: `true` with the position at the
+    /// element, or `false` after consuming the closing `]`.
+    pub fn next_element(&mut self) -> Result<bool, JsonError> {
+        self.next_item(b']')
+    }
+
+    /// Shared by objects and arrays: handles the separator or the closing byte.
+    fn next_item(&mut self, close: u8) -> Result<bool, JsonError> {
+        self.skip_ws();
+        let first = match self.state.frames.last_mut() {
+            Some(frame) => std::mem::replace(&mut frame.first, false),
+            None => return Err(self.err(JsonErrorKind::UnexpectedByte)),
+        };
+        match self.buf.get(self.pos) {
+            Some(&b) if b == close => {
+                self.pos += 1;
+                self.pop_frame();
+                Ok(false)
+            }
+            Some(b',') if !first => {
+                self.pos += 1;
+                self.skip_ws();
+                if self.buf.get(self.pos) == Some(&close) {
+                    return Err(self.err(JsonErrorKind::UnexpectedByte));
+                }
+                Ok(true)
+            }
+            Some(_) if first => Ok(true),
+            Some(_) => Err(self.err(JsonErrorKind::UnexpectedByte)),
+            None => Err(self.err(JsonErrorKind::UnexpectedEnd)),
+        }
+    }
+
+    fn fault_here(&self) -> JsonErrorKind {
+        if self.pos >= self.buf.len() {
+            JsonErrorKind::UnexpectedEnd
+        } else {
+            JsonErrorKind::UnexpectedByte
+        }
+    }
+
+    /// The decoded bytes of the key most recently returned by [`Self::next_key`].
+    #[inline]
+    pub fn key_bytes(&self, key: KeyRef) -> &[u8] {
+        if key.escaped {
+            &self.state.key_scratch
+        } else {
+            &self.buf[key.quote_start + 1..key.quote_end - 1]
+        }
+    }
+
+    fn check_duplicate(&mut self, key: KeyRef) -> Result<(), JsonError> {
+        let fingerprint = fingerprint(self.key_bytes(key));
+        let entry = KeyEntry {
+            fingerprint,
+            start: key.quote_start + 1,
+            end: key.quote_end - 1,
+            escaped: key.escaped,
+        };
+        let Some(frame) = self.state.frames.last().copied() else {
+            return Err(JsonError::new(JsonErrorKind::UnexpectedByte, key.quote_start));
+        };
+        let count = self.state.keys.len() - frame.keys_start;
+        let candidate_seen = if count < LINEAR_KEY_CHECK_LIMIT {
+            self.state.keys[frame.keys_start..].iter().any(|e| e.fingerprint == fingerprint)
+        } else {
+            if count == LINEAR_KEY_CHECK_LIMIT {
+                for e in &self.state.keys[frame.keys_start..] {
+                    self.state.large_object_keys.insert((frame.serial, e.fingerprint));
+                }
+            }
+            !self.state.large_object_keys.insert((frame.serial, fingerprint))
+        };
+        if candidate_seen && self.is_true_duplicate(frame.keys_start, &entry)? {
+            return Err(JsonError::new(JsonErrorKind::DuplicateKey, key.quote_start));
+        }
+        self.state.keys.push(entry);
+        Ok(())
+    }
+
+    /// Confirms a fingerprint match by comparing decoded bytes (fingerprints can collide).
+    fn is_true_duplicate(&mut self, keys_start: usize, new: &KeyEntry) -> Result<bool, JsonError> {
+        let buf = self.buf;
+        let new_bytes: &[u8] = if new.escaped { &self.state.key_scratch } else { &buf[new.start..new.end] };
+        for old in self.state.keys[keys_start..].iter().filter(|e| e.fingerprint == new.fingerprint) {
+            let same = if old.escaped {
+                self.state.compare_scratch.clear();
+                decode_string_into(buf, old.start, old.end, &mut self.state.compare_scratch)?;
+                self.state.compare_scratch == new_bytes
+            } else {
+                &buf[old.start..old.end] == new_bytes
+            };
+            if same {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Scans a string value; returns the offsets of its quotes (opening, one past closing) and
+    /// whether it holds escapes.
+    #[inline]
+    pub fn scan_string(&mut self) -> Result<(usize, usize, bool), JsonError> {
+        self.skip_ws();
+        let start = self.pos;
+        self.expect(b'"')?;
+        let (close, escaped) = scan_string_body(self.buf, start + 1)?;
+        self.pos = close + 1;
+        Ok((start, close + 1, escaped))
+    }
+
+    /// Scans a number, validating JSON's grammar; returns its span.
+    pub fn scan_number(&mut self) -> Result<(usize, usize), JsonError> {
+        self.skip_ws();
+        let start = self.pos;
+        let buf = self.buf;
+        let mut p = start;
+        if buf.get(p) == Some(&b'-') {
+            p += 1;
+        }
+        match buf.get(p) {
+            Some(b'0') => p += 1,
+            Some(b'1'..=b'9') => p = skip_digits(buf, p),
+            _ => return Err(JsonError::new(JsonErrorKind::InvalidNumber, p)),
+        }
+        if buf.get(p) == Some(&b'.') {
+            let digits = p + 1;
+            p = skip_digits(buf, digits);
+            if p == digits {
+                return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
+            }
+        }
+        if matches!(buf.get(p), Some(b'e' | b'E')) {
+            p += 1;
+            if matches!(buf.get(p), Some(b'+' | b'-')) {
+                p += 1;
+            }
+            let digits = p;
+            p = skip_digits(buf, digits);
+            if p == digits {
+                return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
+            }
+        }
+        if matches!(buf.get(p), Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
+            return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
+        }
+        self.pos = p;
+        Ok((start, p))
+    }
+
+    /// Scans `true`, `false` or `null`; returns its span.
+    pub fn scan_literal(&mut self) -> Result<(usize, usize), JsonError> {
+        self.skip_ws();
+        let start = self.pos;
+        let rest = &self.buf[start..];
+        let len = if rest.starts_with(b"true") || rest.starts_with(b"null") {
+            4
+        } else if rest.starts_with(b"false") {
+            5
+        } else if b"true".starts_with(rest) || b"false".starts_with(rest) || b"null".starts_with(rest) {
+            return Err(JsonError::new(JsonErrorKind::UnexpectedEnd, self.buf.len()));
+        } else {
+            return Err(self.err(JsonErrorKind::UnexpectedByte));
+        };
+        self.pos = start + len;
+        Ok((start, start + len))
+    }
+
+    /// Skips one value of any kind, validating all of it, and returns its shape.
+    pub fn skip_value(&mut self) -> Result<Shape, JsonError> {
+        match self.peek_kind()? {
+            ValueKind::Object => {
+                self.begin_object()?;
+                let mut shape = Shape::default();
+                let mut keys = 0u32;
+                while self.next_key()?.is_some() {
+                    keys += 1;
+                    shape.absorb(self.skip_value()?);
+                }
+                shape.object_depth += 1;
+                shape.max_keys = shape.max_keys.max(keys);
+                Ok(shape)
+            }
+            ValueKind::Array => {
+                self.begin_array()?;
+                let mut shape = Shape::default();
+                let mut len = 0u32;
+                while self.next_element()? {
+                    len += 1;
+                    shape.absorb(self.skip_value()?);
+                }
+                shape.max_len = shape.max_len.max(len);
+                Ok(shape)
+            }
+            ValueKind::String => self.scan_string().map(|_| Shape::default()),
+            ValueKind::Number => self.scan_number().map(|_| Shape::default()),
+            ValueKind::Bool | ValueKind::Null => self.scan_literal().map(|_| Shape::default()),
+        }
+    }
+
+    /// Checks that nothing but whitespace follows the document.
+    pub fn finish(&mut self) -> Result<(), JsonError> {
+        self.skip_ws();
+        if self.pos == self.buf.len() {
+            Ok(())
+        } else {
+            Err(self.err(JsonErrorKind::TrailingCharacters))
+        }
+    }
+}
+
+#[inline]
+fn skip_digits(buf: &[u8], mut p: usize) -> usize {
+    while matches!(buf.get(p), Some(b'0'..=b'9')) {
+        p += 1;
+    }
+    p
+}
+
+/// A fast, non-cryptographic fingerprint of a key, for duplicate detection. Collisions are
+/// harmless: a match is confirmed by comparing bytes.
+#[inline]
+fn fingerprint(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = bytes.len() as u64;
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validate(doc: &str) -> Result<Shape, JsonError> {
+        validate_bytes(doc.as_bytes())
+    }
+
+    fn validate_bytes(doc: &[u8]) -> Result<Shape, JsonError> {
+        let mut state = ScanState::default();
+        let mut sc = Scanner::new(doc, &mut state, 32)?;
+        let shape = sc.skip_value()?;
+        sc.finish()?;
+        Ok(shape)
+    }
+
+    fn kind(doc: &str) -> JsonErrorKind {
+        validate(doc).expect_err("document should be rejected").kind
+    }
+
+    #[test]
+    fn accepts_valid_documents() {
+        for doc in [
+            r#"{}"#,
+            r#"[]"#,
+            r#" { "a" : [ 1 , -2.5e+3 , true , false , null , "x" , { } ] } "#,
+            r#"{"a":{"b":{"c":[0,0.1,1E9]}}}"#,
+            r#""only a string""#,
+            "-0",
+        ] {
+            assert!(validate(doc).is_ok(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn trailing_comma_in_object_is_rejected() {
+        assert_eq!(kind(r#"{"a":1,}"#), JsonErrorKind::UnexpectedByte);
+    }
+
+    #[test]
+    fn trailing_comma_in_array_is_rejected() {
+        assert_eq!(kind("[1,]"), JsonErrorKind::UnexpectedByte);
+    }
+
+    #[test]
+    fn leading_comma_is_rejected() {
+        assert_eq!(kind("[,1]"), JsonErrorKind::UnexpectedByte);
+        assert_eq!(kind(r#"{,"a":1}"#), JsonErrorKind::UnexpectedByte);
+    }
+
+    #[test]
+    fn missing_comma_is_rejected() {
+        assert_eq!(kind(r#"{"a":1 "b":2}"#), JsonErrorKind::UnexpectedByte);
+        assert_eq!(kind("[1 2]"), JsonErrorKind::UnexpectedByte);
+    }
+
+    #[test]
+    fn truncated_document_is_rejected() {
+        assert_eq!(kind(r#"{"a":"#), JsonErrorKind::UnexpectedEnd);
+        assert_eq!(kind(r#"{"a":1"#), JsonErrorKind::UnexpectedEnd);
+        assert_eq!(kind(r#"{"a":tr"#), JsonErrorKind::UnexpectedEnd);
+    }
+
+    #[test]
+    fn bad_numbers_are_rejected() {
+        for doc in ["01", "1.", "1e", "-", "1.2.3", "-a"] {
+            assert_eq!(kind(doc), JsonErrorKind::InvalidNumber, "{doc}");
+        }
+        for doc in [".5", "+1", "[0x10]"] {
+            assert_eq!(kind(doc), JsonErrorKind::UnexpectedByte, "{doc}");
+        }
+    }
+
+    #[test]
+    fn huge_number_is_accepted_as_text() {
+        let doc = format!("[{}]", "9".repeat(500));
+        assert!(validate(&doc).is_ok());
+    }
+
+    #[test]
+    fn bad_literal_is_rejected() {
+        assert_eq!(kind("[nul]"), JsonErrorKind::UnexpectedByte);
+        assert_eq!(kind("[True]"), JsonErrorKind::UnexpectedByte);
+    }
+
+    #[test]
+    fn duplicate_key_is_rejected() {
+        assert_eq!(kind(r#"{"a":1,"a":2}"#), JsonErrorKind::DuplicateKey);
+    }
+
+    #[test]
+    fn duplicate_key_written_with_escape_is_rejected() {
+        assert_eq!(kind(r#"{"email":1,"em\u0061il":2}"#), JsonErrorKind::DuplicateKey);
+        assert_eq!(kind(r#"{"em\u0061il":1,"email":2}"#), JsonErrorKind::DuplicateKey);
+    }
+
+    #[test]
+    fn same_key_in_sibling_objects_is_fine() {
+        assert!(validate(r#"{"a":{"x":1},"b":{"x":1},"c":[{"x":1},{"x":2}]}"#).is_ok());
+    }
+
+    #[test]
+    fn duplicate_key_in_large_object_is_rejected() {
+        let mut doc = String::from("{");
+        for i in 0..200 {
+            doc.push_str(&format!("\"k{i}\":{i},"));
+        }
+        doc.push_str("\"k7\":0}");
+        assert_eq!(kind(&doc), JsonErrorKind::DuplicateKey);
+    }
+
+    #[test]
+    fn large_object_without_duplicates_is_accepted() {
+        let body: Vec<String> = (0..300).map(|i| format!("\"k{i}\":{i}")).collect();
+        let shape = validate(&format!("{{{}}}", body.join(","))).unwrap();
+        assert_eq!(shape.max_keys, 300);
+    }
+
+    #[test]
+    fn nesting_deeper_than_limit_is_rejected() {
+        let doc = format!("{}{}", "[".repeat(33), "]".repeat(33));
+        assert_eq!(kind(&doc), JsonErrorKind::TooDeep);
+        let ok = format!("{}{}", "[".repeat(32), "]".repeat(32));
+        assert!(validate(&ok).is_ok());
+    }
+
+    #[test]
+    fn extreme_nesting_is_rejected_without_stack_overflow() {
+        let doc = "[".repeat(1_000_000);
+        assert_eq!(kind(&doc), JsonErrorKind::TooDeep);
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected() {
+        let err = validate_bytes(b"{\"a\":\"\xff\"}").unwrap_err();
+        assert_eq!(err.kind, JsonErrorKind::InvalidUtf8);
+        assert_eq!(err.offset, 6);
+    }
+
+    #[test]
+    fn trailing_characters_are_rejected() {
+        assert_eq!(kind("{} {}"), JsonErrorKind::TrailingCharacters);
+        assert_eq!(kind("{}x"), JsonErrorKind::TrailingCharacters);
+    }
+
+    #[test]
+    fn empty_document_is_rejected() {
+        assert_eq!(kind(""), JsonErrorKind::UnexpectedEnd);
+        assert_eq!(kind("   "), JsonErrorKind::UnexpectedEnd);
+    }
+
+    #[test]
+    fn shape_counts_object_depth_keys_and_lengths() {
+        let shape = validate(r#"{"a":{"b":{"c":1}},"l":[1,2,3,[4]],"x":1}"#).unwrap();
+        assert_eq!(shape, Shape { object_depth: 3, max_keys: 3, max_len: 4 });
+    }
+
+    #[test]
+    fn key_bytes_are_decoded() {
+        let doc = br#"{"a\u0062c":1}"#;
+        let mut state = ScanState::default();
+        let mut sc = Scanner::new(doc, &mut state, 8).unwrap();
+        sc.begin_object().unwrap();
+        let key = sc.next_key().unwrap().unwrap();
+        assert_eq!(sc.key_bytes(key), b"abc");
+    }
+}

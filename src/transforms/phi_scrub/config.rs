@@ -1,0 +1,116 @@
+//! The options of a `type = "phi_scrub"` transform block. The `///` docs here are the user docs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::pseudonym::{Algorithm, SecretBytes};
+
+/// Nesting limit when `max_depth` is not set: far deeper than any real Segment event.
+pub(crate) const fn default_max_depth() -> usize {
+    32
+}
+
+/// `[transforms.NAME]` with `type = "phi_scrub"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhiScrubConfig {
+    /// The pseudonym key, usually `"${PHI_HMAC_KEY}"`. At least 16 bytes. Exactly one of
+    /// `key` and `key_file` is required.
+    #[serde(default)]
+    pub key: Option<SecretBytes>,
+    /// A file holding the key (one trailing newline is ignored).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// `hmac_sha256` (default) or `blake3` (keyed).
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// Paths removed from the event.
+    #[serde(default)]
+    pub drop: Vec<String>,
+    /// Paths whose value is replaced by its keyed hash: a path string, or
+    /// `{ path = "...", trim = true, lowercase = true }` to normalise before hashing.
+    #[serde(default)]
+    pub hash: Vec<HashEntry>,
+    /// Default-deny: when set, every field not under an `allow` or `hash` path is removed.
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+    /// Deepest nesting of objects and arrays accepted; deeper events are dropped.
+    #[serde(default = "default_max_depth")]
+    pub max_depth: usize,
+    /// Reshape into a Mixpanel event.
+    #[serde(default)]
+    pub mixpanel: Option<MixpanelConfig>,
+}
+
+/// One `hash` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashEntry {
+    /// The path whose value is hashed.
+    pub path: String,
+    /// Trim surrounding whitespace before hashing.
+    pub trim: bool,
+    /// Lowercase before hashing.
+    pub lowercase: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HashEntryTable {
+    path: String,
+    #[serde(default)]
+    trim: bool,
+    #[serde(default)]
+    lowercase: bool,
+}
+
+impl<'de> Deserialize<'de> for HashEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntryVisitor;
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = HashEntry;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a path string or a table { path, trim, lowercase }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HashEntry, E> {
+                Ok(HashEntry { path: v.to_owned(), trim: false, lowercase: false })
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<HashEntry, M::Error> {
+                let t = HashEntryTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(HashEntry { path: t.path, trim: t.trim, lowercase: t.lowercase })
+            }
+        }
+        deserializer.deserialize_any(EntryVisitor)
+    }
+}
+
+/// How page and screen calls are named, following Segment's Mixpanel (Legacy) destination.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageNaming {
+    /// Segment's default: every page call is `Loaded a Page`, every screen `Loaded a Screen`.
+    #[default]
+    Consolidated,
+    /// `Viewed {name} Page` / `Viewed {name} Screen` when the call has a name.
+    Named,
+    /// `Viewed {category} Page` when the call has a category, else as `named`.
+    Categorized,
+}
+
+/// `[transforms.NAME.mixpanel]`: output Mixpanel events instead of scrubbed Segment events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixpanelConfig {
+    /// The Mixpanel project token, written into `properties.token`.
+    pub token: SecretBytes,
+    /// Event names for page and screen calls.
+    #[serde(default)]
+    pub page_names: PageNaming,
+    /// Extra properties taken from outside `properties`: `{ NAME = "path" }`. The value is
+    /// scrubbed by the policy at its path first (a dropped value is not forwarded).
+    #[serde(default)]
+    pub properties_from: BTreeMap<String, String>,
+}

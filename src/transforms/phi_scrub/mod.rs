@@ -1,0 +1,163 @@
+//! The `phi_scrub` transform: applies a compiled drop / hash / allow policy to each event in one
+//! pass over its bytes and, with a `mixpanel` table, reshapes it into a Mixpanel event.
+//!
+//! Fail closed: an event that is not strictly valid JSON, or that cannot be shaped, goes to the
+//! `dropped` output with a reason and is counted; nothing is forwarded as it came. The key never
+//! leaves [`crate::pseudonym`]; errors and `Debug` output show neither it nor event content.
+
+mod config;
+mod policy;
+mod rewrite;
+mod shape;
+
+use bytes::Bytes;
+
+pub use config::{HashEntry, MixpanelConfig, PageNaming, PhiScrubConfig};
+pub use policy::Policy;
+pub use shape::DropReason;
+
+use crate::event::Event;
+use crate::json::{ScanState, Scanner, ValueKind};
+use crate::plugin::{BuildError, FunctionTransform, OutputBuffer, TransformConfig, TransformMetrics, TransformPlugin};
+use crate::pseudonym::{read_key_file, Pseudonymizer};
+
+use policy::NodeId;
+use rewrite::{WalkCounts, Walker};
+use shape::MixpanelShape;
+
+/// The registry entry for `type = "phi_scrub"`.
+pub const PLUGIN: TransformPlugin = TransformPlugin { type_name: "phi_scrub", parse: parse_config };
+
+/// The option names of a `phi_scrub` block, as `plugin.toml` lists them.
+pub const OPTIONS: &[&str] = &["key", "key_file", "algorithm", "drop", "hash", "allow", "max_depth", "mixpanel"];
+
+fn parse_config(table: toml::Table) -> Result<Box<dyn TransformConfig>, String> {
+    let config: PhiScrubConfig = table.try_into().map_err(|e: toml::de::Error| e.message().to_owned())?;
+    Ok(Box::new(config))
+}
+
+impl TransformConfig for PhiScrubConfig {
+    fn build(&self) -> Result<Box<dyn FunctionTransform>, BuildError> {
+        Ok(Box::new(PhiScrub::new(self)?))
+    }
+}
+
+/// The runtime transform. Keep one per worker: it owns reusable buffers.
+#[derive(Debug)]
+pub struct PhiScrub {
+    policy: Policy,
+    pseudonymizer: Pseudonymizer,
+    mixpanel: Option<MixpanelShape>,
+    max_depth: usize,
+    scan: ScanState,
+    sets: Vec<NodeId>,
+    text: Vec<u8>,
+    out: Vec<u8>,
+    metrics: TransformMetrics,
+}
+
+impl PhiScrub {
+    /// Validates the config, loads the key and compiles the policy.
+    pub fn new(config: &PhiScrubConfig) -> Result<Self, BuildError> {
+        let key = match (&config.key, &config.key_file) {
+            (Some(key), None) => key.clone(),
+            (None, Some(path)) => read_key_file(path)
+                .map_err(|e| BuildError::InvalidOption { option: "key_file", message: e.to_string() })?,
+            (Some(_), Some(_)) => {
+                return Err(BuildError::Conflict("set either `key` or `key_file`, not both".into()))
+            }
+            (None, None) => {
+                return Err(BuildError::InvalidOption {
+                    option: "key",
+                    message: "a hash key is required: set `key = \"${PHI_HMAC_KEY}\"` or `key_file`".into(),
+                })
+            }
+        };
+        let pseudonymizer = Pseudonymizer::new(config.algorithm, &key)
+            .map_err(|e| BuildError::InvalidOption { option: "key", message: e.to_string() })?;
+        if config.max_depth == 0 {
+            return Err(BuildError::InvalidOption { option: "max_depth", message: "must be at least 1".into() });
+        }
+        let policy = Policy::compile(config)?;
+        let mixpanel = config.mixpanel.as_ref().map(MixpanelShape::compile).transpose()?;
+        Ok(Self {
+            policy,
+            pseudonymizer,
+            mixpanel,
+            max_depth: config.max_depth,
+            scan: ScanState::default(),
+            sets: Vec::new(),
+            text: Vec::new(),
+            out: Vec::new(),
+            metrics: TransformMetrics::default(),
+        })
+    }
+
+    /// Rewrites one event; on success the result borrows the transform's output buffer.
+    pub fn rewrite(&mut self, payload: &[u8]) -> Result<&[u8], DropReason> {
+        self.out.clear();
+        self.sets.clear();
+        let mut walker = Walker {
+            policy: &self.policy,
+            pseudonymizer: &self.pseudonymizer,
+            sets: &mut self.sets,
+            text: &mut self.text,
+            counts: WalkCounts::default(),
+        };
+        let mut sc = Scanner::new(payload, &mut self.scan, self.max_depth)?;
+        if sc.peek_kind()? != ValueKind::Object {
+            return Err(DropReason::NotAnObject);
+        }
+        let result = match &mut self.mixpanel {
+            None => {
+                let root = walker.policy.push_root(walker.sets);
+                walker.object(&mut sc, root, false, &[], &mut self.out).map(|_| ()).map_err(DropReason::from)
+            }
+            Some(shape) => shape.shape(&mut sc, &mut walker, payload, &mut self.out),
+        };
+        let counts = walker.counts;
+        result?;
+        sc.finish()?;
+        self.count(counts);
+        Ok(&self.out)
+    }
+
+    fn count(&mut self, counts: WalkCounts) {
+        for (name, n) in [
+            ("values_hashed", counts.hashed),
+            ("fields_removed", counts.removed),
+            ("hash_containers_removed", counts.hash_containers_removed),
+        ] {
+            if n > 0 {
+                *self.metrics.counters.entry(name).or_insert(0) += n;
+            }
+        }
+    }
+}
+
+impl FunctionTransform for PhiScrub {
+    fn transform(&mut self, output: &mut OutputBuffer, event: Event) {
+        self.metrics.events_in += 1;
+        self.metrics.bytes_in += event.payload.len() as u64;
+        match self.rewrite(&event.payload) {
+            Ok(bytes) => {
+                let payload = Bytes::copy_from_slice(bytes);
+                self.metrics.events_out += 1;
+                self.metrics.bytes_out += payload.len() as u64;
+                output.push(event.with_payload(payload));
+            }
+            Err(reason) => {
+                let label = reason.as_str();
+                *self.metrics.dropped.entry(label).or_insert(0) += 1;
+                output.push_dropped(event, label);
+            }
+        }
+    }
+
+    fn metrics(&self) -> TransformMetrics {
+        self.metrics.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;
