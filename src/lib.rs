@@ -17,9 +17,12 @@
 pub mod event;
 pub mod host;
 pub mod json;
+pub mod metrics;
 pub mod mixpanel;
 pub mod path;
 pub mod plugin;
 pub mod pseudonym;
+pub mod sinks;
+pub mod sources;
 pub mod topology;
 pub mod transforms;

@@ -1,1 +1,74 @@
-fn main() {}
+//! The `phi-scrub` command: run or validate a Vector-style pipeline config.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use phi_scrub::topology::PipelineConfig;
+
+/// PHI-safe event pipeline: scrub Segment events and reshape them for Mixpanel.
+#[derive(Debug, Parser)]
+#[command(name = "phi-scrub", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a pipeline until its sources end or SIGINT/SIGTERM; print counts to stderr.
+    Run {
+        /// The pipeline config (TOML).
+        #[arg(short, long, env = "PHI_SCRUB_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check a pipeline config and print its graph; exit non-zero if it is invalid.
+    Validate {
+        /// The pipeline config (TOML).
+        #[arg(short, long, env = "PHI_SCRUB_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let path = match &cli.command {
+        Command::Run { config } | Command::Validate { config } => config,
+    };
+    let config = match PipelineConfig::from_file(path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("phi-scrub: invalid config: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Validate { .. } => {
+            print!("{}", config.summary());
+            println!("config is valid");
+            ExitCode::SUCCESS
+        }
+        Command::Run { .. } => run(config),
+    }
+}
+
+fn run(config: PipelineConfig) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("phi-scrub: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(phi_scrub::host::run(config)) {
+        Ok(summary) => {
+            eprint!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("phi-scrub: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -10,36 +10,13 @@ use std::fmt;
 use thiserror::Error;
 
 use crate::event::Event;
+pub use crate::metrics::Metrics;
 
 /// Version of this plugin API; `plugin.toml` states the version a plugin was built for.
 pub const PLUGIN_API_VERSION: u32 = 1;
 
 /// Name of the output that receives events a transform refuses (fail closed).
 pub const DROPPED_OUTPUT: &str = "dropped";
-
-/// Counters a transform keeps. Names are stable; values never hold event content.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TransformMetrics {
-    /// Events received.
-    pub events_in: u64,
-    /// Events sent to the primary output.
-    pub events_out: u64,
-    /// Payload bytes received.
-    pub bytes_in: u64,
-    /// Payload bytes sent to the primary output.
-    pub bytes_out: u64,
-    /// Events sent to `dropped`, by reason.
-    pub dropped: std::collections::BTreeMap<&'static str, u64>,
-    /// Other named counters (e.g. `values_hashed`).
-    pub counters: std::collections::BTreeMap<&'static str, u64>,
-}
-
-impl TransformMetrics {
-    /// Total events sent to `dropped`.
-    pub fn dropped_total(&self) -> u64 {
-        self.dropped.values().sum()
-    }
-}
 
 /// Where a transform puts its results: the primary output and the `dropped` output.
 #[derive(Debug, Default)]
@@ -96,7 +73,7 @@ pub trait FunctionTransform: Send + fmt::Debug {
     fn transform(&mut self, output: &mut OutputBuffer, event: Event);
 
     /// A snapshot of the transform's counters.
-    fn metrics(&self) -> TransformMetrics;
+    fn metrics(&self) -> Metrics;
 }
 
 /// Why a transform config could not be built. Messages name the option, never a secret.

@@ -18,7 +18,7 @@ pub use shape::DropReason;
 
 use crate::event::Event;
 use crate::json::{ScanState, Scanner, ValueKind};
-use crate::plugin::{BuildError, FunctionTransform, OutputBuffer, TransformConfig, TransformMetrics, TransformPlugin};
+use crate::plugin::{BuildError, FunctionTransform, OutputBuffer, TransformConfig, Metrics, TransformPlugin};
 use crate::pseudonym::{read_key_file, Pseudonymizer};
 
 use policy::NodeId;
@@ -53,7 +53,7 @@ pub struct PhiScrub {
     sets: Vec<NodeId>,
     text: Vec<u8>,
     out: Vec<u8>,
-    metrics: TransformMetrics,
+    metrics: Metrics,
 }
 
 impl PhiScrub {
@@ -89,7 +89,7 @@ impl PhiScrub {
             sets: Vec::new(),
             text: Vec::new(),
             out: Vec::new(),
-            metrics: TransformMetrics::default(),
+            metrics: Metrics::default(),
         })
     }
 
@@ -123,15 +123,9 @@ impl PhiScrub {
     }
 
     fn count(&mut self, counts: WalkCounts) {
-        for (name, n) in [
-            ("values_hashed", counts.hashed),
-            ("fields_removed", counts.removed),
-            ("hash_containers_removed", counts.hash_containers_removed),
-        ] {
-            if n > 0 {
-                *self.metrics.counters.entry(name).or_insert(0) += n;
-            }
-        }
+        self.metrics.add("values_hashed", counts.hashed);
+        self.metrics.add("fields_removed", counts.removed);
+        self.metrics.add("hash_containers_removed", counts.hash_containers_removed);
     }
 }
 
@@ -148,13 +142,13 @@ impl FunctionTransform for PhiScrub {
             }
             Err(reason) => {
                 let label = reason.as_str();
-                *self.metrics.dropped.entry(label).or_insert(0) += 1;
+                self.metrics.drop_one(label);
                 output.push_dropped(event, label);
             }
         }
     }
 
-    fn metrics(&self) -> TransformMetrics {
+    fn metrics(&self) -> Metrics {
         self.metrics.clone()
     }
 }

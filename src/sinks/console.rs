@@ -1,0 +1,58 @@
+//! The `console` sink: one JSON object per line on standard output.
+//!
+//! Events that a transform refused (routed here from a `NAME.dropped` output) are written as
+//! dead-letter records, `{"dead_letter":true,"reason":…,"source":…,"event":"<original text>"}`,
+//! so the output stays one valid JSON object per line whatever the original bytes were.
+
+use serde::Deserialize;
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::mpsc;
+
+use crate::event::Event;
+use crate::json::write_escaped_str;
+use crate::metrics::Metrics;
+
+/// `[sinks.NAME] type = "console"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {}
+
+/// Writes every event received on `rx` to `writer` until all inputs close.
+pub async fn run<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<Vec<Event>>) -> std::io::Result<Metrics> {
+    let mut out = BufWriter::with_capacity(64 * 1024, writer);
+    let mut metrics = Metrics::default();
+    let mut line = Vec::new();
+    while let Some(batch) = rx.recv().await {
+        for event in batch {
+            metrics.events_in += 1;
+            metrics.bytes_in += event.payload.len() as u64;
+            line.clear();
+            encode_line(&event, &mut line);
+            out.write_all(&line).await?;
+            metrics.events_out += 1;
+            metrics.bytes_out += line.len() as u64;
+            if event.metadata.drop_reason.is_some() {
+                metrics.add("dead_letters", 1);
+            }
+        }
+    }
+    out.flush().await?;
+    Ok(metrics)
+}
+
+/// The NDJSON line for an event: its payload, or a dead-letter record for a refused one.
+pub fn encode_line(event: &Event, line: &mut Vec<u8>) {
+    match event.metadata.drop_reason {
+        None => line.extend_from_slice(&event.payload),
+        Some(reason) => {
+            line.extend_from_slice(b"{\"dead_letter\":true,\"reason\":");
+            write_escaped_str(line, reason);
+            line.extend_from_slice(b",\"source\":");
+            write_escaped_str(line, &event.metadata.source);
+            line.extend_from_slice(b",\"event\":");
+            write_escaped_str(line, &String::from_utf8_lossy(&event.payload));
+            line.push(b'}');
+        }
+    }
+    line.push(b'\n');
+}

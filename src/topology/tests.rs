@@ -1,0 +1,103 @@
+//! Tests of config parsing and graph validation.
+
+use super::*;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "PHI_HMAC_KEY" => Some(KEY.to_owned()),
+        "MIXPANEL_TOKEN" => Some("tok".to_owned()),
+        _ => None,
+    }
+}
+
+fn parse(text: &str) -> Result<PipelineConfig, ConfigError> {
+    PipelineConfig::from_toml(text, &env)
+}
+
+const GOOD: &str = r#"
+[sources.in]
+type = "stdin"
+
+[transforms.phi]
+type = "phi_scrub"
+inputs = ["in"]
+key = "${PHI_HMAC_KEY}"
+drop = ["properties.firstname"]
+hash = ["userId"]
+
+[sinks.out]
+type = "console"
+inputs = ["phi"]
+"#;
+
+#[test]
+fn good_config_parses_and_summarises() {
+    let config = parse(GOOD).unwrap();
+    let summary = config.summary();
+    assert!(summary.contains("transform phi (phi_scrub) <- in"), "{summary}");
+    assert!(!summary.contains(KEY));
+}
+
+#[test]
+fn missing_variable_names_variable_and_option() {
+    let err = parse(&GOOD.replace("PHI_HMAC_KEY", "NOT_SET_VAR")).unwrap_err().to_string();
+    assert!(err.contains("NOT_SET_VAR") && err.contains("transforms.phi.key"), "{err}");
+}
+
+#[test]
+fn unknown_input_names_the_component() {
+    let err = parse(&GOOD.replace("inputs = [\"phi\"]", "inputs = [\"nope\"]")).unwrap_err().to_string();
+    assert!(err.contains("sink `out`") && err.contains("nope"), "{err}");
+}
+
+#[test]
+fn dropped_output_is_addressable() {
+    let text = format!("{GOOD}\n[sinks.dead]\ntype = \"console\"\ninputs = [\"phi.dropped\"]\n");
+    assert!(parse(&text).is_ok());
+    let bad = text.replace("phi.dropped", "phi.nothing");
+    assert!(parse(&bad).unwrap_err().to_string().contains("no output `nothing`"));
+}
+
+#[test]
+fn unknown_transform_option_names_component_and_option() {
+    let err = parse(&GOOD.replace("hash = ", "hsah = ")).unwrap_err().to_string();
+    assert!(err.contains("transform `phi`") && err.contains("hsah"), "{err}");
+}
+
+#[test]
+fn unknown_type_lists_known_types() {
+    let err = parse(&GOOD.replace("type = \"phi_scrub\"", "type = \"remap\"")).unwrap_err().to_string();
+    assert!(err.contains("unknown type `remap`") && err.contains("phi_scrub"), "{err}");
+}
+
+#[test]
+fn cycle_is_refused() {
+    let text = GOOD.replace("inputs = [\"in\"]", "inputs = [\"in\", \"phi2\"]")
+        + "\n[transforms.phi2]\ntype = \"phi_scrub\"\ninputs = [\"phi\"]\nkey = \"${PHI_HMAC_KEY}\"\n";
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("cycle") && err.contains("phi -> phi2 -> phi"), "{err}");
+}
+
+#[test]
+fn bad_key_is_reported_at_validation_without_the_key() {
+    let err = parse(&GOOD.replace("${PHI_HMAC_KEY}", "short-key")).unwrap_err().to_string();
+    assert!(err.contains("transform `phi`") && !err.contains("short-key"), "{err}");
+}
+
+#[test]
+fn interpolated_value_cannot_inject_toml() {
+    let inject = |name: &str| match name {
+        "PHI_HMAC_KEY" => Some(format!("{KEY}\"\ndrop = []\n")),
+        _ => None,
+    };
+    let config = PipelineConfig::from_toml(GOOD, &inject).unwrap();
+    let phi = format!("{:?}", config.transforms["phi"].config);
+    assert!(phi.contains("properties.firstname"), "drop list must be untouched: {phi}");
+}
+
+#[test]
+fn unknown_section_is_refused() {
+    assert!(matches!(parse(&format!("{GOOD}\n[sinkz.x]\ntype=\"console\"\n")), Err(ConfigError::UnknownSection(_))));
+}
