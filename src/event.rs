@@ -31,10 +31,7 @@ pub struct Event {
 impl Event {
     /// A new event from `source`, received now.
     pub fn new(payload: Bytes, source: Arc<str>) -> Self {
-        Self {
-            payload,
-            metadata: EventMetadata { source, received_at: SystemTime::now(), drop_reason: None },
-        }
+        Self { payload, metadata: EventMetadata { source, received_at: SystemTime::now(), drop_reason: None } }
     }
 
     /// The same event with a new payload (metadata kept).

@@ -98,10 +98,7 @@ mod tests {
 
     #[test]
     fn parses_offsets() {
-        assert_eq!(
-            parse_timestamp_ms("2026-11-29T11:00:00+01:00"),
-            parse_timestamp_ms("2026-11-29T10:00:00Z")
-        );
+        assert_eq!(parse_timestamp_ms("2026-11-29T11:00:00+01:00"), parse_timestamp_ms("2026-11-29T10:00:00Z"));
     }
 
     #[test]

@@ -60,12 +60,7 @@ impl Path {
             match after.strip_prefix('.') {
                 Some(next) => rest = next,
                 None if after.is_empty() => break,
-                None => {
-                    return Err(PathError::AfterQuote {
-                        path: text.to_owned(),
-                        offset: text.len() - after.len(),
-                    })
-                }
+                None => return Err(PathError::AfterQuote { path: text.to_owned(), offset: text.len() - after.len() }),
             }
         }
         if segments.last() == Some(&Segment::AnyDepth) {

@@ -100,10 +100,8 @@ pub enum KeyError {
 
 /// Reads a key file, dropping one trailing newline (as `echo` and editors add).
 pub fn read_key_file(path: &Path) -> Result<SecretBytes, KeyError> {
-    let mut bytes = std::fs::read(path).map_err(|source| KeyError::Unreadable {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let mut bytes =
+        std::fs::read(path).map_err(|source| KeyError::Unreadable { path: path.display().to_string(), source })?;
     if bytes.ends_with(b"\r\n") {
         bytes.truncate(bytes.len() - 2);
     } else if bytes.ends_with(b"\n") {
@@ -238,8 +236,9 @@ mod tests {
 
     #[test]
     fn short_key_is_refused() {
-        let err = Pseudonymizer::new(Algorithm::HmacSha256, &SecretBytes::new(b"short-key-15byte".to_vec()[..15].to_vec()))
-            .unwrap_err();
+        let err =
+            Pseudonymizer::new(Algorithm::HmacSha256, &SecretBytes::new(b"short-key-15byte".to_vec()[..15].to_vec()))
+                .unwrap_err();
         assert!(matches!(err, KeyError::TooShort));
         assert!(!err.to_string().contains("short-key"));
     }

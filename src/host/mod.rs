@@ -112,11 +112,8 @@ where
 {
     let mut fanouts: BTreeMap<(String, Option<String>), Fanout> = BTreeMap::new();
     let mut receivers: BTreeMap<String, mpsc::Receiver<Vec<Event>>> = BTreeMap::new();
-    let consumers = config
-        .transforms
-        .iter()
-        .map(|(n, t)| (n, &t.inputs))
-        .chain(config.sinks.iter().map(|(n, s)| (n, &s.inputs)));
+    let consumers =
+        config.transforms.iter().map(|(n, t)| (n, &t.inputs)).chain(config.sinks.iter().map(|(n, s)| (n, &s.inputs)));
     for (name, inputs) in consumers {
         let (tx, rx) = mpsc::channel(EDGE_CAPACITY);
         for input in inputs {
@@ -143,10 +140,8 @@ where
         }
     }
     for (name, entry) in &config.transforms {
-        let transform = entry
-            .config
-            .build()
-            .map_err(|e| HostError::Build { name: name.clone(), message: e.to_string() })?;
+        let transform =
+            entry.config.build().map_err(|e| HostError::Build { name: name.clone(), message: e.to_string() })?;
         let rx = receivers.remove(name).ok_or(HostError::Panicked)?;
         let primary = take_fanout(name, None);
         let dropped = take_fanout(name, Some(DROPPED_OUTPUT));

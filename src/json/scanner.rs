@@ -271,12 +271,7 @@ impl<'a, 's> Scanner<'a, 's> {
 
     fn check_duplicate(&mut self, key: KeyRef) -> Result<(), JsonError> {
         let fingerprint = fingerprint(self.key_bytes(key));
-        let entry = KeyEntry {
-            fingerprint,
-            start: key.quote_start + 1,
-            end: key.quote_end - 1,
-            escaped: key.escaped,
-        };
+        let entry = KeyEntry { fingerprint, start: key.quote_start + 1, end: key.quote_end - 1, escaped: key.escaped };
         let Some(frame) = self.state.frames.last().copied() else {
             return Err(JsonError::new(JsonErrorKind::UnexpectedByte, key.quote_start));
         };

@@ -82,9 +82,7 @@ fn validate_escape(buf: &[u8], pos: usize) -> Result<usize, JsonError> {
 
 /// Reads four hex digits at `pos`.
 fn read_hex4(buf: &[u8], pos: usize) -> Result<u16, JsonError> {
-    let digits = buf
-        .get(pos..pos + 4)
-        .ok_or(JsonError::new(JsonErrorKind::UnexpectedEnd, pos))?;
+    let digits = buf.get(pos..pos + 4).ok_or(JsonError::new(JsonErrorKind::UnexpectedEnd, pos))?;
     let mut value = 0u16;
     for &d in digits {
         let nibble = match d {
@@ -121,8 +119,7 @@ fn read_unicode_escape(buf: &[u8], pos: usize) -> Result<(char, usize), JsonErro
         }
         0xDC00..=0xDFFF => Err(JsonError::new(JsonErrorKind::LoneSurrogate, pos)),
         _ => {
-            let c = char::from_u32(u32::from(first))
-                .ok_or(JsonError::new(JsonErrorKind::InvalidEscape, pos))?;
+            let c = char::from_u32(u32::from(first)).ok_or(JsonError::new(JsonErrorKind::InvalidEscape, pos))?;
             Ok((c, after))
         }
     }

@@ -112,8 +112,9 @@ impl PipelineConfig {
             if table.contains_key("inputs") {
                 return Err(component_error("source", &name, "sources take no `inputs`"));
             }
-            let source: SourceConfig =
-                toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| component_error("source", &name, e.message()))?;
+            let source: SourceConfig = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| component_error("source", &name, e.message()))?;
             self.sources.insert(name, source);
         }
         Ok(())
@@ -139,8 +140,9 @@ impl PipelineConfig {
         for (name, value) in components {
             let mut table = component_table("sink", &name, value)?;
             let inputs = take_inputs("sink", &name, &mut table)?;
-            let config: SinkConfig =
-                toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| component_error("sink", &name, e.message()))?;
+            let config: SinkConfig = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| component_error("sink", &name, e.message()))?;
             self.sinks.insert(name, SinkEntry { inputs, config });
         }
         Ok(())
@@ -197,7 +199,12 @@ impl PipelineConfig {
         Ok(())
     }
 
-    fn visit<'a>(&'a self, name: &'a str, path: &mut Vec<&'a str>, done: &mut BTreeSet<&'a str>) -> Result<(), ConfigError> {
+    fn visit<'a>(
+        &'a self,
+        name: &'a str,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Result<(), ConfigError> {
         if done.contains(name) {
             return Ok(());
         }
@@ -259,9 +266,7 @@ fn take_type(kind: &'static str, name: &str, table: &mut toml::Table) -> Result<
 }
 
 fn take_inputs(kind: &'static str, name: &str, table: &mut toml::Table) -> Result<Vec<String>, ConfigError> {
-    let value = table
-        .remove("inputs")
-        .ok_or_else(|| component_error(kind, name, "missing `inputs`"))?;
+    let value = table.remove("inputs").ok_or_else(|| component_error(kind, name, "missing `inputs`"))?;
     let inputs = Vec::<String>::deserialize(value)
         .map_err(|_| component_error(kind, name, "`inputs` must be a list of component names"))?;
     if inputs.is_empty() {
@@ -270,7 +275,11 @@ fn take_inputs(kind: &'static str, name: &str, table: &mut toml::Table) -> Resul
     Ok(inputs)
 }
 
-fn interpolate_table(table: &mut toml::Table, at: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn interpolate_table(
+    table: &mut toml::Table,
+    at: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
     for (key, value) in table.iter_mut() {
         let here = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
         interpolate_value(value, &here, env)?;
@@ -278,10 +287,15 @@ fn interpolate_table(table: &mut toml::Table, at: &str, env: &dyn Fn(&str) -> Op
     Ok(())
 }
 
-fn interpolate_value(value: &mut toml::Value, at: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn interpolate_value(
+    value: &mut toml::Value,
+    at: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
     match value {
         toml::Value::String(s) => {
-            let replaced = interpolate(s, env).map_err(|source| ConfigError::Interpolate { at: at.to_owned(), source })?;
+            let replaced =
+                interpolate(s, env).map_err(|source| ConfigError::Interpolate { at: at.to_owned(), source })?;
             *s = replaced;
         }
         toml::Value::Array(items) => {

@@ -18,7 +18,7 @@ pub use shape::DropReason;
 
 use crate::event::Event;
 use crate::json::{ScanState, Scanner, ValueKind};
-use crate::plugin::{BuildError, FunctionTransform, OutputBuffer, TransformConfig, Metrics, TransformPlugin};
+use crate::plugin::{BuildError, FunctionTransform, Metrics, OutputBuffer, TransformConfig, TransformPlugin};
 use crate::pseudonym::{read_key_file, Pseudonymizer};
 
 use policy::NodeId;
@@ -63,9 +63,7 @@ impl PhiScrub {
             (Some(key), None) => key.clone(),
             (None, Some(path)) => read_key_file(path)
                 .map_err(|e| BuildError::InvalidOption { option: "key_file", message: e.to_string() })?,
-            (Some(_), Some(_)) => {
-                return Err(BuildError::Conflict("set either `key` or `key_file`, not both".into()))
-            }
+            (Some(_), Some(_)) => return Err(BuildError::Conflict("set either `key` or `key_file`, not both".into())),
             (None, None) => {
                 return Err(BuildError::InvalidOption {
                     option: "key",

@@ -75,8 +75,7 @@ impl Policy {
     }
 
     fn insert(&mut self, option: &'static str, text: &str, action: Action) -> Result<(), BuildError> {
-        let path = Path::parse(text)
-            .map_err(|e| BuildError::InvalidOption { option, message: e.to_string() })?;
+        let path = Path::parse(text).map_err(|e| BuildError::InvalidOption { option, message: e.to_string() })?;
         let mut node = ROOT;
         for segment in path.segments() {
             node = self.child(node, segment);
@@ -171,9 +170,7 @@ impl Policy {
     /// The action for a field whose active set is `set`: the safest of the matching rules.
     #[inline]
     pub(crate) fn action(&self, set: &[NodeId]) -> Option<Action> {
-        set.iter()
-            .filter_map(|&id| self.nodes[id as usize].action.map(|(a, _)| a))
-            .max_by_key(|a| a.rank())
+        set.iter().filter_map(|&id| self.nodes[id as usize].action.map(|(a, _)| a)).max_by_key(|a| a.rank())
     }
 
     /// Whether any rule can match below a field whose active set is `set`.

@@ -143,11 +143,7 @@ impl Walker<'_> {
                 self.counts.removed += 1;
                 continue;
             }
-            let child = if set.is_empty() {
-                set.clone()
-            } else {
-                self.policy.step(self.sets, set.clone(), key_bytes)
-            };
+            let child = if set.is_empty() { set.clone() } else { self.policy.step(self.sets, set.clone(), key_bytes) };
             let key_raw = &buf[key.quote_start..key.quote_end];
             match self.decide(&self.sets[child.clone()], allowed, kind, true) {
                 Decision::Keep => {
@@ -246,7 +242,13 @@ impl Walker<'_> {
 
     /// Hashes the value at the scanner's position for a `hash` path. Objects and arrays are
     /// removed (and counted), never forwarded in clear; `null` stays `null`.
-    fn hash_value(&mut self, sc: &mut Scanner<'_, '_>, kind: ValueKind, trim: bool, lowercase: bool) -> Result<Hashed, JsonError> {
+    fn hash_value(
+        &mut self,
+        sc: &mut Scanner<'_, '_>,
+        kind: ValueKind,
+        trim: bool,
+        lowercase: bool,
+    ) -> Result<Hashed, JsonError> {
         let buf = sc.buf();
         match kind {
             ValueKind::Object | ValueKind::Array => {

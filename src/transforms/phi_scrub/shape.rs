@@ -227,7 +227,9 @@ impl MixpanelShape {
                 b"anonymousId" => Some((&mut env.anonymous_id, "invalid type for anonymousId", true)),
                 b"messageId" => Some((&mut env.message_id, "invalid type for messageId", false)),
                 b"timestamp" => Some((&mut env.timestamp, "invalid type for timestamp", false)),
-                b"originalTimestamp" => Some((&mut env.original_timestamp, "invalid type for originalTimestamp", false)),
+                b"originalTimestamp" => {
+                    Some((&mut env.original_timestamp, "invalid type for originalTimestamp", false))
+                }
                 b"properties" => {
                     env.properties = self.scrub_properties(sc, walker, root.clone(), kind)?;
                     continue;
@@ -236,11 +238,10 @@ impl MixpanelShape {
                     let starts_include = self.includes.iter().any(|i| *i.path[0] == *other);
                     if starts_include {
                         let child = walker.policy.step(walker.sets, root.clone(), other);
-                        let candidates: Vec<usize> = (0..self.includes.len())
-                            .filter(|&i| *self.includes[i].path[0] == *other)
-                            .collect();
+                        let candidates: Vec<usize> =
+                            (0..self.includes.len()).filter(|&i| *self.includes[i].path[0] == *other).collect();
                         let allowed = walker.allowed_at(&walker.sets[child.clone()], false);
-                        self.follow(sc, walker, kind, child, &candidates, 1, allowed)?;
+                        self.follow(sc, walker, child, &candidates, 1, allowed)?;
                         walker.sets.truncate(root.end);
                     } else {
                         sc.skip_value()?;
@@ -292,13 +293,14 @@ impl MixpanelShape {
         &mut self,
         sc: &mut Scanner<'_, '_>,
         walker: &mut Walker<'_>,
-        kind: ValueKind,
         set: Range<usize>,
         candidates: &[usize],
         depth: usize,
         allowed: bool,
     ) -> Result<(), DropReason> {
-        let targets: Vec<usize> = candidates.iter().copied().filter(|&i| self.includes[i].path.len() == depth).collect();
+        let kind = sc.peek_kind()?;
+        let targets: Vec<usize> =
+            candidates.iter().copied().filter(|&i| self.includes[i].path.len() == depth).collect();
         if !targets.is_empty() {
             return self.capture(sc, walker, kind, set, allowed, &targets);
         }
@@ -308,7 +310,6 @@ impl MixpanelShape {
         }
         sc.begin_object()?;
         while let Some(key) = sc.next_key()? {
-            let kind = sc.peek_kind()?;
             let key_bytes = sc.key_bytes(key);
             let next: Vec<usize> =
                 candidates.iter().copied().filter(|&i| *self.includes[i].path[depth] == *key_bytes).collect();
@@ -318,7 +319,7 @@ impl MixpanelShape {
             }
             let child = walker.policy.step(walker.sets, set.clone(), key_bytes);
             let allowed = walker.allowed_at(&walker.sets[child.clone()], allowed);
-            self.follow(sc, walker, kind, child, &next, depth + 1, allowed)?;
+            self.follow(sc, walker, child, &next, depth + 1, allowed)?;
             walker.sets.truncate(set.end);
         }
         Ok(())

@@ -296,13 +296,24 @@ fn mixpanel_without_any_identifier_is_dropped() {
 #[test]
 fn mixpanel_rejects_bad_envelopes() {
     let mut t = build(MP);
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, DropReason)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Mutation, DropReason)> = vec![
         (Box::new(|e| e["timestamp"] = json!("yesterday")), DropReason::BadTimestamp),
         (Box::new(|e| e["timestamp"] = json!("1969-07-20T20:17:00Z")), DropReason::TimestampOutOfRange),
         (Box::new(|e| e["timestamp"] = json!("2999-01-01T00:00:00Z")), DropReason::TimestampOutOfRange),
-        (Box::new(|e| { e.as_object_mut().unwrap().remove("timestamp"); }), DropReason::MissingTimestamp),
+        (
+            Box::new(|e| {
+                e.as_object_mut().unwrap().remove("timestamp");
+            }),
+            DropReason::MissingTimestamp,
+        ),
         (Box::new(|e| e["event"] = json!("")), DropReason::MissingEventName),
-        (Box::new(|e| { e.as_object_mut().unwrap().remove("event"); }), DropReason::MissingEventName),
+        (
+            Box::new(|e| {
+                e.as_object_mut().unwrap().remove("event");
+            }),
+            DropReason::MissingEventName,
+        ),
         (Box::new(|e| e["event"] = json!(7)), DropReason::InvalidField("invalid type for event")),
         (Box::new(|e| e["type"] = json!("identify")), DropReason::UnsupportedType),
         (Box::new(|e| e["properties"] = json!("text")), DropReason::InvalidField("properties is not an object")),

@@ -1,0 +1,55 @@
+//! `plugin.toml` must agree with the crate: version, type name, API version, outputs, options.
+
+use phi_scrub::plugin::{find_transform, DROPPED_OUTPUT, PLUGIN_API_VERSION};
+use phi_scrub::transforms::phi_scrub::OPTIONS;
+
+fn manifest() -> toml::Table {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugin.toml")).unwrap();
+    text.parse().unwrap()
+}
+
+#[test]
+fn manifest_matches_crate_version_type_and_api() {
+    let m = manifest();
+    let plugin = m["plugin"].as_table().unwrap();
+    assert_eq!(plugin["version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(plugin["name"].as_str(), Some(env!("CARGO_PKG_NAME")));
+    assert_eq!(plugin["kind"].as_str(), Some("transform"));
+    assert_eq!(plugin["api_version"].as_integer(), Some(i64::from(PLUGIN_API_VERSION)));
+    let type_name = plugin["type"].as_str().unwrap();
+    assert!(find_transform(type_name).is_some(), "type `{type_name}` is not registered");
+    let outputs: Vec<&str> = plugin["outputs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(outputs, vec!["", DROPPED_OUTPUT]);
+}
+
+#[test]
+fn manifest_lists_exactly_the_config_options() {
+    let m = manifest();
+    let mut listed: Vec<&str> = m["options"].as_table().unwrap().keys().map(String::as_str).collect();
+    let mut actual: Vec<&str> = OPTIONS.to_vec();
+    listed.sort_unstable();
+    actual.sort_unstable();
+    assert_eq!(listed, actual);
+}
+
+#[test]
+fn every_listed_option_is_accepted_by_the_config() {
+    // Each option name must deserialize (unknown names are refused), so OPTIONS cannot drift
+    // from PhiScrubConfig.
+    for option in OPTIONS {
+        let value = match *option {
+            "key" => "\"0123456789abcdef\"".to_owned(),
+            "key_file" => "\"/nonexistent\"".to_owned(),
+            "algorithm" => "\"blake3\"".to_owned(),
+            "max_depth" => "8".to_owned(),
+            "mixpanel" => "{ token = \"t\" }".to_owned(),
+            _ => "[]".to_owned(),
+        };
+        let text = format!("{option} = {value}");
+        let table: toml::Table = text.parse().unwrap();
+        let parsed = (find_transform("phi_scrub").unwrap().parse)(table);
+        assert!(parsed.is_ok(), "option `{option}` refused: {:?}", parsed.err());
+    }
+    let table: toml::Table = "not_an_option = 1".parse().unwrap();
+    assert!((find_transform("phi_scrub").unwrap().parse)(table).is_err());
+}
