@@ -21,6 +21,8 @@ pub enum JsonErrorKind {
     ControlCharacter,
     /// A number that does not follow JSON's number grammar.
     InvalidNumber,
+    /// A number too large for a double: valid JSON, but downstream parsers reject it.
+    NumberOutOfRange,
     /// Objects and arrays nested deeper than the configured limit.
     TooDeep,
     /// The same key (after unescaping) twice in one object.
@@ -41,6 +43,7 @@ impl JsonErrorKind {
             Self::LoneSurrogate => "lone surrogate",
             Self::ControlCharacter => "control character in string",
             Self::InvalidNumber => "invalid number",
+            Self::NumberOutOfRange => "number out of range",
             Self::TooDeep => "nesting too deep",
             Self::DuplicateKey => "duplicate key",
             Self::InvalidUtf8 => "invalid utf-8",

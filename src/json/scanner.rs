@@ -359,6 +359,9 @@ impl<'a, 's> Scanner<'a, 's> {
         if matches!(buf.get(p), Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
             return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
         }
+        if p - start > MAX_PLAIN_NUMBER_LEN && !fits_f64(&buf[start..p]) {
+            return Err(JsonError::new(JsonErrorKind::NumberOutOfRange, start));
+        }
         self.pos = p;
         Ok((start, p))
     }
@@ -422,6 +425,16 @@ impl<'a, 's> Scanner<'a, 's> {
             Err(self.err(JsonErrorKind::TrailingCharacters))
         }
     }
+}
+
+/// Numbers up to this many bytes cannot overflow a double (the shortest overflow, `1e309`, has
+/// five bytes), so only longer ones pay for a parse.
+const MAX_PLAIN_NUMBER_LEN: usize = 4;
+
+/// Whether a number is finite as a double. JSON allows any size, but downstream parsers (serde,
+/// Mixpanel's) reject numbers that overflow, and one such event could fail a whole batch.
+fn fits_f64(text: &[u8]) -> bool {
+    std::str::from_utf8(text).ok().and_then(|t| t.parse::<f64>().ok()).is_some_and(f64::is_finite)
 }
 
 #[inline]
@@ -520,9 +533,16 @@ mod tests {
     }
 
     #[test]
-    fn huge_number_is_accepted_as_text() {
-        let doc = format!("[{}]", "9".repeat(500));
-        assert!(validate(&doc).is_ok());
+    fn long_but_finite_numbers_are_accepted_as_text() {
+        assert!(validate(&format!("[{}]", "9".repeat(300))).is_ok());
+        assert!(validate("[1e308, -2.5E-400, 123456789012345678901234567890]").is_ok());
+    }
+
+    #[test]
+    fn numbers_overflowing_a_double_are_rejected() {
+        for doc in ["[1e309]", "[-1E00010728713524295]", &format!("[{}]", "9".repeat(400))] {
+            assert_eq!(kind(doc), JsonErrorKind::NumberOutOfRange, "{doc}");
+        }
     }
 
     #[test]

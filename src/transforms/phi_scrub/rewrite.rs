@@ -30,6 +30,8 @@ pub(crate) struct Written {
     pub shape: Shape,
     /// Members written at the object's own level.
     pub members: u32,
+    /// Whether anything differs from the input (if not, the input span was copied verbatim).
+    pub modified: bool,
 }
 
 enum Decision {
@@ -130,10 +132,13 @@ impl Walker<'_> {
         out: &mut Vec<u8>,
     ) -> Result<Written, JsonError> {
         let buf = sc.buf();
+        sc.peek_kind()?;
+        let (in_start, out_start) = (sc.pos(), out.len());
         sc.begin_object()?;
         out.push(b'{');
         let mut splice = Splice::new();
         let mut shape = Shape::default();
+        let mut modified = false;
         while let Some(key) = sc.next_key()? {
             let kind = sc.peek_kind()?;
             let key_bytes = sc.key_bytes(key);
@@ -141,6 +146,7 @@ impl Walker<'_> {
                 splice.flush(buf, out);
                 sc.skip_value()?;
                 self.counts.removed += 1;
+                modified = true;
                 continue;
             }
             let child = if set.is_empty() { set.clone() } else { self.policy.step(self.sets, set.clone(), key_bytes) };
@@ -154,9 +160,11 @@ impl Walker<'_> {
                     splice.flush(buf, out);
                     sc.skip_value()?;
                     self.counts.removed += 1;
+                    modified = true;
                 }
                 Decision::Hash { trim, lowercase } => {
                     splice.flush(buf, out);
+                    modified = true;
                     let hashed = self.hash_value(sc, kind, trim, lowercase)?;
                     if !matches!(hashed, Hashed::Removed) {
                         splice.separator(out);
@@ -172,7 +180,9 @@ impl Walker<'_> {
                     splice.members += 1;
                     out.extend_from_slice(key_raw);
                     out.push(b':');
-                    shape.absorb(self.container(sc, kind, child.clone(), allowed, out)?);
+                    let child_written = self.container(sc, kind, child.clone(), allowed, out)?;
+                    shape.absorb(child_written.shape);
+                    modified |= child_written.modified;
                 }
             }
             self.sets.truncate(set.end);
@@ -181,7 +191,8 @@ impl Walker<'_> {
         out.push(b'}');
         shape.object_depth += 1;
         shape.max_keys = shape.max_keys.max(splice.members);
-        Ok(Written { shape, members: splice.members })
+        keep_verbatim_unless(modified, &buf[in_start..sc.pos()], out_start, out);
+        Ok(Written { shape, members: splice.members, modified })
     }
 
     fn container(
@@ -191,9 +202,9 @@ impl Walker<'_> {
         set: Range<usize>,
         allowed: bool,
         out: &mut Vec<u8>,
-    ) -> Result<Shape, JsonError> {
+    ) -> Result<Written, JsonError> {
         if kind == ValueKind::Object {
-            Ok(self.object(sc, set, allowed, &[], out)?.shape)
+            self.object(sc, set, allowed, &[], out)
         } else {
             self.array(sc, set, allowed, out)
         }
@@ -207,12 +218,15 @@ impl Walker<'_> {
         set: Range<usize>,
         allowed: bool,
         out: &mut Vec<u8>,
-    ) -> Result<Shape, JsonError> {
+    ) -> Result<Written, JsonError> {
         let buf = sc.buf();
+        sc.peek_kind()?;
+        let (in_start, out_start) = (sc.pos(), out.len());
         sc.begin_array()?;
         out.push(b'[');
         let mut splice = Splice::new();
         let mut shape = Shape::default();
+        let mut modified = false;
         while sc.next_element()? {
             let kind = sc.peek_kind()?;
             match self.decide(&self.sets[set.clone()], allowed, kind, false) {
@@ -225,19 +239,23 @@ impl Walker<'_> {
                     splice.flush(buf, out);
                     splice.separator(out);
                     splice.members += 1;
-                    shape.absorb(self.container(sc, kind, set.clone(), allowed, out)?);
+                    let child_written = self.container(sc, kind, set.clone(), allowed, out)?;
+                    shape.absorb(child_written.shape);
+                    modified |= child_written.modified;
                 }
                 Decision::Remove | Decision::Hash { .. } => {
                     splice.flush(buf, out);
                     sc.skip_value()?;
                     self.counts.removed += 1;
+                    modified = true;
                 }
             }
         }
         splice.flush(buf, out);
         out.push(b']');
         shape.max_len = shape.max_len.max(splice.members);
-        Ok(shape)
+        keep_verbatim_unless(modified, &buf[in_start..sc.pos()], out_start, out);
+        Ok(Written { shape, members: splice.members, modified })
     }
 
     /// Hashes the value at the scanner's position for a `hash` path. Objects and arrays are
@@ -309,8 +327,17 @@ impl Walker<'_> {
                     Some(Shape::default())
                 }
             }),
-            Decision::Descend { allowed } => Ok(Some(self.container(sc, kind, set, allowed, out)?)),
+            Decision::Descend { allowed } => Ok(Some(self.container(sc, kind, set, allowed, out)?.shape)),
         }
+    }
+}
+
+/// Replaces what was written since `out_start` by the input span when nothing changed, so an
+/// untouched container keeps its exact formatting.
+fn keep_verbatim_unless(modified: bool, input_span: &[u8], out_start: usize, out: &mut Vec<u8>) {
+    if !modified {
+        out.truncate(out_start);
+        out.extend_from_slice(input_span);
     }
 }
 
