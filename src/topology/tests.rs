@@ -54,7 +54,7 @@ fn unknown_input_names_the_component() {
 
 #[test]
 fn dropped_output_is_addressable() {
-    let text = format!("{GOOD}\n[sinks.dead]\ntype = \"console\"\ninputs = [\"phi.dropped\"]\n");
+    let text = GOOD.replace("inputs = [\"phi\"]", "inputs = [\"phi\", \"phi.dropped\"]");
     assert!(parse(&text).is_ok());
     let bad = text.replace("phi.dropped", "phi.nothing");
     assert!(parse(&bad).unwrap_err().to_string().contains("no output `nothing`"));
@@ -95,6 +95,12 @@ fn interpolated_value_cannot_inject_toml() {
     let config = PipelineConfig::from_toml(GOOD, &inject).unwrap();
     let phi = format!("{:?}", config.transforms["phi"].config);
     assert!(phi.contains("properties.firstname"), "drop list must be untouched: {phi}");
+}
+
+#[test]
+fn two_console_sinks_are_refused() {
+    let text = format!("{GOOD}\n[sinks.second]\ntype = \"console\"\ninputs = [\"phi\"]\n");
+    assert!(matches!(parse(&text), Err(ConfigError::SharedStdio)));
 }
 
 #[test]

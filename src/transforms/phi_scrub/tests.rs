@@ -48,7 +48,7 @@ fn dropping_first_and_last_members_leaves_valid_json() {
 fn untouched_event_is_copied_verbatim() {
     let mut t = build(r#"drop = ["nothing.here"]"#);
     let input = "{ \"a\" : [1, {\"b\":\"\\u00e9\"}] , \"c\":null }";
-    assert_eq!(run(&mut t, input).unwrap(), "{\"a\" : [1, {\"b\":\"\\u00e9\"}] , \"c\":null}");
+    assert_eq!(run(&mut t, input).unwrap(), input);
 }
 
 #[test]
