@@ -1,1 +1,246 @@
-fn main() {}
+//! Throughput of the phi_scrub transform alone, beside the obvious alternative in the same run:
+//! a `serde_json::Value` implementation of the same job (parse, drop / hash / allow, Mixpanel
+//! shape, serialise). Also two floors: a validating `IgnoredAny` skip and a plain copy.
+//!
+//! Run: `cargo bench --bench transform`. Events are generated from a fixed seed: realistic
+//! Segment `track` calls, median about 1 KB, with nested `context`, escaped strings and unicode.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hmac::{Hmac, Mac};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+
+use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
+
+const KEY: &str = "bench-key-0123456789abcdef0123456789";
+const EVENTS: usize = 2000;
+
+const POLICY: &str = r#"
+allow = ["properties.specialty", "properties.plan", "properties.results_count", "properties.appointment_type",
+         "properties.filters", "properties.page", "properties.sort", "properties.distance_miles"]
+hash = ["userId", { path = "properties.email", trim = true, lowercase = true }]
+drop = ["properties.firstname", "properties.lastname"]
+"#;
+
+const DENY_POLICY: &str = r#"
+hash = ["userId", "anonymousId", { path = "properties.email", trim = true, lowercase = true }]
+drop = ["properties.firstname", "properties.lastname", "context.ip", "context.traits", "context.page.search",
+        "context.device.advertisingId"]
+"#;
+
+fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
+    items[rng.gen_range(0..items.len())]
+}
+
+fn word(rng: &mut StdRng, min: usize, max: usize) -> String {
+    let len = rng.gen_range(min..=max);
+    (0..len).map(|_| (b'a' + rng.gen_range(0..26)) as char).collect()
+}
+
+/// One realistic Segment track call.
+fn segment_event(rng: &mut StdRng, i: usize) -> Value {
+    let first = pick(rng, &["Jane", "José", "Zoë", "Mohammed", "Li", "Ólafur", "Anaïs"]);
+    let last = pick(rng, &["Doe", "García", "O'Brien", "Nguyễn", "Müller", "Smith"]);
+    let email = format!("{}.{}@{}.com", first.to_lowercase(), word(rng, 3, 8), word(rng, 4, 9));
+    let mut props = Map::new();
+    props.insert("specialty".into(), json!(pick(rng, &["cardiology", "dermatology", "oncology", "pédiatrie"])));
+    props.insert("results_count".into(), json!(rng.gen_range(0..200)));
+    props.insert("email".into(), json!(format!(" {email} ")));
+    props.insert("firstname".into(), json!(first));
+    props.insert("lastname".into(), json!(last));
+    props.insert("plan".into(), json!(pick(rng, &["gold", "silver", "medicaid"])));
+    props.insert("filters".into(), json!({"in_network": rng.gen_bool(0.5), "languages": ["en", "es"]}));
+    props.insert(
+        "search_text".into(),
+        json!(format!("{} \"{}\"\t{}", word(rng, 4, 10), word(rng, 3, 8), "douleur thoracique")),
+    );
+    if rng.gen_bool(0.5) {
+        props.insert("distance_miles".into(), json!(rng.gen_range(1.0..50.0)));
+    }
+    let padding = rng.gen_range(0..6);
+    for p in 0..padding {
+        props.insert(format!("extra_{p}"), json!(word(rng, 5, 25)));
+    }
+    json!({
+        "type": "track",
+        "event": pick(rng, &["Provider Searched", "Appointment Booked", "Profile Viewed"]),
+        "userId": format!("user-{}", rng.gen_range(1000..999_999)),
+        "anonymousId": format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", rng.gen::<u32>(), rng.gen::<u16>(), rng.gen_range(0..4096), rng.gen_range(0..4096), rng.gen::<u64>() & 0xffff_ffff_ffff),
+        "messageId": format!("ajs-next-{}-{}", 1_732_870_000_000u64 + i as u64, word(rng, 20, 32)),
+        "timestamp": format!("2026-11-{:02}T{:02}:{:02}:{:02}.{:03}Z", rng.gen_range(1..28), rng.gen_range(0..24), rng.gen_range(0..60), rng.gen_range(0..60), rng.gen_range(0..1000)),
+        "sentAt": "2026-11-28T14:03:11.500Z",
+        "properties": props,
+        "context": {
+            "ip": format!("203.0.{}.{}", rng.gen_range(0..255), rng.gen_range(0..255)),
+            "library": {"name": "analytics.js", "version": "next-1.70.0"},
+            "locale": "en-US",
+            "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+            "page": {"path": "/search", "referrer": "https://www.google.com/", "search": format!("?q={}&name={first}", word(rng, 4, 9)),
+                      "title": "Find a Doctor \u{2014} Example Health", "url": format!("https://care.example.org/search?q={}", word(rng, 4, 12))},
+            "traits": {"email": email, "firstName": first, "lastName": last, "phone": "+1 555 0100"},
+            "device": {"advertisingId": format!("{:032x}", rng.gen::<u128>())}
+        },
+        "integrations": {"All": true, "Mixpanel": true}
+    })
+}
+
+fn events() -> Vec<Vec<u8>> {
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    (0..EVENTS).map(|i| serde_json::to_vec(&segment_event(&mut rng, i)).unwrap()).collect()
+}
+
+fn build(policy: &str, mixpanel: bool) -> PhiScrub {
+    let mut text = format!("key = \"{KEY}\"\n{policy}");
+    if mixpanel {
+        text.push_str("[mixpanel]\ntoken = \"bench-token\"\n");
+    }
+    let config: PhiScrubConfig = toml::from_str(&text).unwrap();
+    PhiScrub::new(&config).unwrap()
+}
+
+// ---------- the serde_json::Value reference doing the same job ----------
+
+struct Reference {
+    mac: Hmac<Sha256>,
+}
+
+impl Reference {
+    fn hash(&self, text: &str) -> String {
+        hex::encode(self.mac.clone().chain_update(text.as_bytes()).finalize().into_bytes())
+    }
+
+    fn scrub_deny(&self, event: &[u8]) -> Option<Vec<u8>> {
+        let mut v: Value = serde_json::from_slice(event).ok()?;
+        let obj = v.as_object_mut()?;
+        for key in ["userId", "anonymousId"] {
+            if let Some(Value::String(s)) = obj.get(key) {
+                let h = self.hash(s);
+                obj.insert(key.into(), Value::String(h));
+            }
+        }
+        if let Some(Value::Object(p)) = obj.get_mut("properties") {
+            p.remove("firstname");
+            p.remove("lastname");
+            if let Some(Value::String(e)) = p.get("email") {
+                let h = self.hash(&e.trim().to_lowercase());
+                p.insert("email".into(), Value::String(h));
+            }
+        }
+        if let Some(Value::Object(c)) = obj.get_mut("context") {
+            c.remove("ip");
+            c.remove("traits");
+            if let Some(Value::Object(page)) = c.get_mut("page") {
+                page.remove("search");
+            }
+            if let Some(Value::Object(d)) = c.get_mut("device") {
+                d.remove("advertisingId");
+            }
+        }
+        serde_json::to_vec(&v).ok()
+    }
+
+    fn mixpanel(&self, event: &[u8]) -> Option<Vec<u8>> {
+        const ALLOW: &[&str] =
+            &["specialty", "plan", "results_count", "appointment_type", "filters", "page", "sort", "distance_miles"];
+        let v: Value = serde_json::from_slice(event).ok()?;
+        let obj = v.as_object()?;
+        let name = obj.get("event")?.as_str()?;
+        let user =
+            obj.get("userId").and_then(Value::as_str).or_else(|| obj.get("anonymousId").and_then(Value::as_str))?;
+        let ts = obj.get("timestamp")?.as_str()?;
+        let time = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()?;
+        let mut props = Map::new();
+        if let Some(Value::Object(p)) = obj.get("properties") {
+            for (k, val) in p {
+                if k == "email" {
+                    if let Value::String(e) = val {
+                        props.insert(k.clone(), Value::String(self.hash(&e.trim().to_lowercase())));
+                    }
+                } else if ALLOW.contains(&k.as_str()) {
+                    props.insert(k.clone(), val.clone());
+                }
+            }
+        }
+        let message = obj.get("messageId").and_then(Value::as_str).unwrap_or_default();
+        props.insert("token".into(), json!("bench-token"));
+        props.insert("distinct_id".into(), json!(self.hash(user)));
+        props.insert("time".into(), json!((time.unix_timestamp_nanos() / 1_000_000) as i64));
+        props.insert("$insert_id".into(), json!(self.hash(message)[..32].to_owned()));
+        props.insert("ip".into(), json!("0"));
+        serde_json::to_vec(&json!({"event": name, "properties": props})).ok()
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let events = events();
+    let bytes: usize = events.iter().map(Vec::len).sum();
+    let mut sizes: Vec<usize> = events.iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    eprintln!(
+        "{} events, {} bytes, median {} B, p90 {} B",
+        events.len(),
+        bytes,
+        sizes[sizes.len() / 2],
+        sizes[sizes.len() * 9 / 10]
+    );
+    let reference = Reference { mac: Hmac::<Sha256>::new_from_slice(KEY.as_bytes()).unwrap() };
+
+    for (group_name, policy, mixpanel) in [("mixpanel_shape", POLICY, true), ("scrub_deny_list", DENY_POLICY, false)] {
+        let mut group = c.benchmark_group(group_name);
+        for throughput in [Throughput::Elements(events.len() as u64), Throughput::Bytes(bytes as u64)] {
+            let unit = if matches!(throughput, Throughput::Elements(_)) { "events" } else { "bytes" };
+            group.throughput(throughput);
+            let mut t = build(policy, mixpanel);
+            group.bench_function(BenchmarkId::new("phi_scrub_zero_copy", unit), |b| {
+                b.iter(|| {
+                    let mut out = 0usize;
+                    for e in &events {
+                        out += t.rewrite(black_box(e)).map(<[u8]>::len).unwrap_or(0);
+                    }
+                    out
+                })
+            });
+            group.bench_function(BenchmarkId::new("serde_value_reference", unit), |b| {
+                b.iter(|| {
+                    let mut out = 0usize;
+                    for e in &events {
+                        let r = if mixpanel {
+                            reference.mixpanel(black_box(e))
+                        } else {
+                            reference.scrub_deny(black_box(e))
+                        };
+                        out += r.map(|v| v.len()).unwrap_or(0);
+                    }
+                    out
+                })
+            });
+        }
+        group.finish();
+    }
+
+    let mut group = c.benchmark_group("floors");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("serde_ignored_any_validate", |b| {
+        b.iter(|| {
+            events.iter().filter(|e| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(e)).is_ok()).count()
+        })
+    });
+    group.bench_function("copy_line", |b| {
+        let mut out = Vec::with_capacity(8192);
+        b.iter(|| {
+            let mut n = 0;
+            for e in &events {
+                out.clear();
+                out.extend_from_slice(black_box(e));
+                n += out.len();
+            }
+            n
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

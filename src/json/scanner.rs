@@ -101,8 +101,10 @@ impl<'a, 's> Scanner<'a, 's> {
     /// `max_depth` bounds the nesting of objects and arrays; deeper documents are rejected
     /// with [`JsonErrorKind::TooDeep`] before the recursion can exhaust the stack.
     pub fn new(buf: &'a [u8], state: &'s mut ScanState, max_depth: usize) -> Result<Self, JsonError> {
-        if let Err(e) = std::str::from_utf8(buf) {
-            return Err(JsonError::new(JsonErrorKind::InvalidUtf8, e.valid_up_to()));
+        if simdutf8::basic::from_utf8(buf).is_err() {
+            // The vectorised check only says "invalid"; find the offset the slow way (rare).
+            let offset = std::str::from_utf8(buf).err().map_or(0, |e| e.valid_up_to());
+            return Err(JsonError::new(JsonErrorKind::InvalidUtf8, offset));
         }
         state.frames.clear();
         state.keys.clear();
@@ -445,18 +447,37 @@ fn skip_digits(buf: &[u8], mut p: usize) -> usize {
     p
 }
 
-/// A fast, non-cryptographic fingerprint of a key, for duplicate detection. Collisions are
-/// harmless: a match is confirmed by comparing bytes.
+/// A fast, non-cryptographic fingerprint of a key, for duplicate detection: its length and
+/// its first and last bytes, read with at most two overlapping loads (no loop, no copy).
+/// Collisions are harmless: a match is confirmed by comparing the decoded bytes.
 #[inline]
 fn fingerprint(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = bytes.len() as u64;
-    for chunk in bytes.chunks(8) {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-    }
-    h
+    let n = bytes.len();
+    let (head, tail) = if n >= 8 {
+        (load_u64(&bytes[..8]), load_u64(&bytes[n - 8..]))
+    } else if n >= 4 {
+        (u64::from(load_u32(&bytes[..4])), u64::from(load_u32(&bytes[n - 4..])))
+    } else if n > 0 {
+        (u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16, 0)
+    } else {
+        (0, 0)
+    };
+    ((head ^ (n as u64).rotate_left(48)).wrapping_mul(K) ^ tail).wrapping_mul(K)
+}
+
+#[inline(always)]
+fn load_u64(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+#[inline(always)]
+fn load_u32(bytes: &[u8]) -> u32 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[..4]);
+    u32::from_le_bytes(word)
 }
 
 #[cfg(test)]
@@ -621,6 +642,39 @@ mod tests {
     fn shape_counts_object_depth_keys_and_lengths() {
         let shape = validate(r#"{"a":{"b":{"c":1}},"l":[1,2,3,[4]],"x":1}"#).unwrap();
         assert_eq!(shape, Shape { object_depth: 3, max_keys: 3, max_len: 4 });
+    }
+
+    #[test]
+    fn fingerprint_separates_similar_keys() {
+        let keys = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "abc",
+            "abcd",
+            "abce",
+            "extra_1",
+            "extra_2",
+            "context_page_url",
+            "context_page_uri",
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(fingerprint(a.as_bytes()), fingerprint(b.as_bytes()), "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn colliding_fingerprints_are_not_duplicates() {
+        // Same length, same first and last 8 bytes: the fingerprints collide, the keys differ.
+        let a = "abcdefgh_1_stuvwxyz";
+        let b = "abcdefgh_2_stuvwxyz";
+        assert_eq!(fingerprint(a.as_bytes()), fingerprint(b.as_bytes()));
+        assert!(validate(&format!(r#"{{"{a}":1,"{b}":2}}"#)).is_ok());
+        assert_eq!(kind(&format!(r#"{{"{a}":1,"{a}":2}}"#)), JsonErrorKind::DuplicateKey);
     }
 
     #[test]
