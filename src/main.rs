@@ -61,7 +61,11 @@ fn run(config: PipelineConfig) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(phi_scrub::host::run(config)) {
+    let result = runtime.block_on(phi_scrub::host::run(config));
+    // A read of stdin may still be parked in a blocking thread after shutdown; do not wait for
+    // it (everything read has been processed and flushed by now).
+    runtime.shutdown_background();
+    match result {
         Ok(summary) => {
             eprint!("{summary}");
             ExitCode::SUCCESS

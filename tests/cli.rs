@@ -1,0 +1,186 @@
+//! The real `phi-scrub` binary on files: the quickstart, the hostile corpus, over-long lines,
+//! `validate`, secrets in output, and SIGTERM.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_phi-scrub");
+const KEY: &str = "cli-test-key-SECRET-0123456789abcdef";
+const TOKEN: &str = "cli-test-token-SECRET-42";
+
+fn root(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(config: &str, input: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(["run", "--config", &root(config)])
+        .env("PHI_HMAC_KEY", KEY)
+        .env("MIXPANEL_TOKEN", TOKEN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn quickstart_scrubs_the_example_events() {
+    let input = std::fs::read(root("examples/events.ndjson")).unwrap();
+    let out = run("examples/quickstart.toml", &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = lines(&out);
+    assert_eq!(events.len(), 4);
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    for phi in [
+        "Jane",
+        "jane.doe",
+        "Doe",
+        "203.0.113.7",
+        "chest pain",
+        "user-1001",
+        "555 0100",
+        "1980-02-29",
+        "leak@b.com",
+        "x@y.org",
+    ] {
+        assert!(!text.contains(phi), "{phi} leaked: {text}");
+    }
+    for e in &events {
+        let top: Vec<&String> = e.as_object().unwrap().keys().collect();
+        assert_eq!(top, vec!["event", "properties"]);
+        let p = &e["properties"];
+        for k in ["token", "distinct_id", "time", "$insert_id", "ip"] {
+            assert!(p.get(k).is_some(), "missing {k} in {e}");
+        }
+    }
+    let err = stderr(&out);
+    assert!(err.contains("in 7") && err.contains("out 4") && err.contains("dropped 3"), "{err}");
+    assert!(
+        err.contains("[duplicate key: 1]")
+            && err.contains("[unsupported type: 1]")
+            && err.contains("[truncated json: 1]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hostile_corpus_is_dead_lettered_with_exact_reasons_in_order() {
+    let input = std::fs::read(root("tests/data/hostile.ndjson")).unwrap();
+    let expected: Vec<String> =
+        std::fs::read_to_string(root("tests/data/hostile.expected")).unwrap().lines().map(str::to_owned).collect();
+    let out = run("tests/data/mixpanel.toml", &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got: Vec<String> = lines(&out)
+        .iter()
+        .map(|l| {
+            assert_eq!(l["dead_letter"], Value::Bool(true), "forwarded instead of dead-lettered: {l}");
+            l["reason"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(stderr(&out).contains(&format!("dropped {}", expected.len())), "{}", stderr(&out));
+}
+
+#[test]
+fn over_long_line_is_skipped_and_counted_and_the_next_line_survives() {
+    let good = r#"{"type":"track","event":"E","userId":"u-1","messageId":"m","timestamp":"2026-11-28T10:00:00Z","properties":{"specialty":"x"}}"#;
+    let long = format!(r#"{{"event":"{}"}}"#, "a".repeat(100_000));
+    let input = format!("{good}\n{long}\n{good}\n");
+    let out = run("tests/data/mixpanel.toml", input.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(lines(&out).len(), 2);
+    assert!(stderr(&out).contains("[line too long: 1]"), "{}", stderr(&out));
+}
+
+#[test]
+fn secrets_never_reach_stderr_and_the_key_never_reaches_stdout() {
+    let input = std::fs::read(root("tests/data/hostile.ndjson")).unwrap();
+    let out = run("tests/data/mixpanel.toml", &input);
+    let all_out = String::from_utf8_lossy(&out.stdout);
+    assert!(!all_out.contains(KEY));
+    assert!(!stderr(&out).contains(KEY) && !stderr(&out).contains(TOKEN));
+    let validate = Command::new(BIN)
+        .args(["validate", "--config", &root("tests/data/mixpanel.toml")])
+        .env("PHI_HMAC_KEY", KEY)
+        .env("MIXPANEL_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(validate.status.success());
+    let text = format!("{}{}", String::from_utf8_lossy(&validate.stdout), stderr(&validate));
+    assert!(!text.contains(KEY) && !text.contains(TOKEN), "{text}");
+    assert!(text.contains("transform phi (phi_scrub) <- in"), "{text}");
+}
+
+#[test]
+fn validate_reports_bad_configs_with_component_and_option() {
+    let dir = std::env::temp_dir().join(format!("phi-scrub-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read_to_string(root("tests/data/mixpanel.toml")).unwrap();
+    let cases = [
+        (good.replace("inputs = [\"in\"]", "inputs = [\"nowhere\"]"), "nowhere"),
+        (good.replace("drop = [", "dorp = ["), "dorp"),
+        (good.replace("${PHI_HMAC_KEY}", "${NOT_SET_ANYWHERE}"), "NOT_SET_ANYWHERE"),
+        (good.replace("${PHI_HMAC_KEY}", "too-short"), "16 bytes"),
+        (good.replace("drop = [\"properties.firstname\"]", "drop = [\"properties\"]"), "both `drop` and `allow`"),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let path = dir.join(format!("bad{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out =
+            Command::new(BIN).args(["validate", "--config"]).arg(&path).env("PHI_HMAC_KEY", KEY).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "case {i}");
+        let err = stderr(&out);
+        assert!(err.contains(needle), "case {i}: {err}");
+        assert!(!err.contains(KEY), "case {i} leaked the key: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sigterm_stops_reading_flushes_and_prints_the_summary() {
+    let mut child = Command::new(BIN)
+        .args(["run", "--config", &root("tests/data/mixpanel.toml")])
+        .env("PHI_HMAC_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let good = r#"{"type":"track","event":"E","userId":"u-1","messageId":"m","timestamp":"2026-11-28T10:00:00Z","properties":{"specialty":"x"}}"#;
+    for _ in 0..10 {
+        writeln!(stdin, "{good}").unwrap();
+    }
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(lines(&out).len(), 10);
+    assert!(stderr(&out).contains("phi-scrub summary"), "{}", stderr(&out));
+}
