@@ -16,6 +16,6 @@ mod strings;
 mod writer;
 
 pub use error::{JsonError, JsonErrorKind};
-pub use scanner::{KeyRef, ScanState, Scanner, Shape, ValueKind};
+pub use scanner::{fingerprint, KeyRef, ScanState, Scanner, Shape, ValueKind};
 pub use strings::decode_string_into;
 pub use writer::write_escaped_str;

@@ -35,6 +35,8 @@ pub struct KeyRef {
     pub quote_end: usize,
     /// Whether the key contains escapes (its decoded form differs from its raw bytes).
     pub escaped: bool,
+    /// [`fingerprint`] of the decoded key: lets callers match keys without comparing bytes.
+    pub fingerprint: u64,
 }
 
 /// Structural size of a value, for checks such as Mixpanel's per-event limits.
@@ -72,6 +74,8 @@ struct Frame {
     /// A serial number unique within the document, for the large-object key set.
     serial: u32,
     first: bool,
+    /// One bit per key fingerprint seen in this object: most keys skip the linear check.
+    bloom: u64,
 }
 
 /// Reusable buffers for the scanner. Keep one per worker and pass it to every [`Scanner`]:
@@ -127,8 +131,14 @@ impl<'a, 's> Scanner<'a, 's> {
         JsonError::new(kind, self.pos)
     }
 
-    #[inline]
+    #[inline(always)]
     fn skip_ws(&mut self) {
+        // Compact JSON has no whitespace between tokens: one comparison settles the usual case.
+        match self.buf.get(self.pos) {
+            Some(&b) if b > b' ' => return,
+            None => return,
+            _ => {}
+        }
         while let Some(&b) = self.buf.get(self.pos) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 break;
@@ -170,7 +180,7 @@ impl<'a, 's> Scanner<'a, 's> {
         }
         let serial = self.state.next_serial;
         self.state.next_serial = serial.wrapping_add(1);
-        self.state.frames.push(Frame { keys_start: self.state.keys.len(), serial, first: true });
+        self.state.frames.push(Frame { keys_start: self.state.keys.len(), serial, first: true, bloom: 0 });
         Ok(())
     }
 
@@ -207,12 +217,13 @@ impl<'a, 's> Scanner<'a, 's> {
         }
         let quote_start = self.pos;
         let (close, escaped) = scan_string_body(self.buf, quote_start + 1)?;
-        let key = KeyRef { quote_start, quote_end: close + 1, escaped };
+        let mut key = KeyRef { quote_start, quote_end: close + 1, escaped, fingerprint: 0 };
         self.pos = close + 1;
         if escaped {
             self.state.key_scratch.clear();
             decode_string_into(self.buf, quote_start + 1, close, &mut self.state.key_scratch)?;
         }
+        key.fingerprint = fingerprint(self.key_bytes(key));
         self.check_duplicate(key)?;
         self.skip_ws();
         self.expect(b':')?;
@@ -272,14 +283,18 @@ impl<'a, 's> Scanner<'a, 's> {
     }
 
     fn check_duplicate(&mut self, key: KeyRef) -> Result<(), JsonError> {
-        let fingerprint = fingerprint(self.key_bytes(key));
+        let fingerprint = key.fingerprint;
         let entry = KeyEntry { fingerprint, start: key.quote_start + 1, end: key.quote_end - 1, escaped: key.escaped };
-        let Some(frame) = self.state.frames.last().copied() else {
+        let Some(frame) = self.state.frames.last_mut() else {
             return Err(JsonError::new(JsonErrorKind::UnexpectedByte, key.quote_start));
         };
+        let bit = 1u64 << (fingerprint >> 58);
+        let bloom_hit = frame.bloom & bit != 0;
+        frame.bloom |= bit;
+        let frame = *frame;
         let count = self.state.keys.len() - frame.keys_start;
         let candidate_seen = if count < LINEAR_KEY_CHECK_LIMIT {
-            self.state.keys[frame.keys_start..].iter().any(|e| e.fingerprint == fingerprint)
+            bloom_hit && self.state.keys[frame.keys_start..].iter().any(|e| e.fingerprint == fingerprint)
         } else {
             if count == LINEAR_KEY_CHECK_LIMIT {
                 for e in &self.state.keys[frame.keys_start..] {
@@ -451,7 +466,7 @@ fn skip_digits(buf: &[u8], mut p: usize) -> usize {
 /// its first and last bytes, read with at most two overlapping loads (no loop, no copy).
 /// Collisions are harmless: a match is confirmed by comparing the decoded bytes.
 #[inline]
-fn fingerprint(bytes: &[u8]) -> u64 {
+pub fn fingerprint(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let n = bytes.len();
     let (head, tail) = if n >= 8 {

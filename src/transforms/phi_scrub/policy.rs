@@ -7,6 +7,7 @@
 
 use std::ops::Range;
 
+use crate::json::fingerprint;
 use crate::path::{Path, Segment};
 use crate::plugin::BuildError;
 
@@ -38,7 +39,8 @@ impl Action {
 
 #[derive(Debug, Default)]
 struct Node {
-    keys: Vec<(Box<[u8]>, NodeId)>,
+    /// Children by key: (fingerprint of the key, the key, child).
+    keys: Vec<(u64, Box<[u8]>, NodeId)>,
     any_key: Option<NodeId>,
     any_depth: Option<NodeId>,
     /// A `**` node: stays active below itself.
@@ -97,10 +99,10 @@ impl Policy {
         let n = &mut self.nodes[node as usize];
         let slot = match segment {
             Segment::Key(k) => {
-                if let Some((_, id)) = n.keys.iter().find(|(key, _)| **key == *k.as_bytes()) {
+                if let Some((_, _, id)) = n.keys.iter().find(|(_, key, _)| **key == *k.as_bytes()) {
                     return *id;
                 }
-                n.keys.push((k.as_bytes().into(), next));
+                n.keys.push((fingerprint(k.as_bytes()), k.as_bytes().into(), next));
                 None
             }
             Segment::AnyKey => Some(&mut n.any_key),
@@ -138,13 +140,20 @@ impl Policy {
         start..sets.len()
     }
 
-    /// Pushes the set reached from `sets[from]` by the key `key`; returns its range.
+    /// Pushes the set reached from `sets[from]` by the key `key` (whose [`fingerprint`] is
+    /// `key_fingerprint`); returns its range.
     #[inline]
-    pub(crate) fn step(&self, sets: &mut Vec<NodeId>, from: Range<usize>, key: &[u8]) -> Range<usize> {
+    pub(crate) fn step(
+        &self,
+        sets: &mut Vec<NodeId>,
+        from: Range<usize>,
+        key: &[u8],
+        key_fingerprint: u64,
+    ) -> Range<usize> {
         let start = sets.len();
         for i in from {
             let n = &self.nodes[sets[i] as usize];
-            if let Some((_, id)) = n.keys.iter().find(|(k, _)| **k == *key) {
+            if let Some((_, _, id)) = n.keys.iter().find(|(f, k, _)| *f == key_fingerprint && **k == *key) {
                 self.push_closure(*id, sets, start);
             }
             if let Some(id) = n.any_key {
@@ -200,7 +209,7 @@ mod tests {
         let mut sets = Vec::new();
         let mut range = policy.push_root(&mut sets);
         for key in path {
-            range = policy.step(&mut sets, range, key.as_bytes());
+            range = policy.step(&mut sets, range, key.as_bytes(), fingerprint(key.as_bytes()));
         }
         policy.action(&sets[range])
     }
@@ -261,9 +270,9 @@ mod tests {
         let p = Policy::compile(&config(&["properties.a.b"], &[], None)).unwrap();
         let mut sets = Vec::new();
         let root = p.push_root(&mut sets);
-        let props = p.step(&mut sets, root, b"properties");
+        let props = p.step(&mut sets, root, b"properties", fingerprint(b"properties"));
         assert!(p.has_rules_below(&sets[props.clone()]));
-        let other = p.step(&mut sets, props, b"zzz");
+        let other = p.step(&mut sets, props, b"zzz", fingerprint(b"zzz"));
         assert!(!p.has_rules_below(&sets[other]));
     }
 }

@@ -149,7 +149,11 @@ impl Walker<'_> {
                 modified = true;
                 continue;
             }
-            let child = if set.is_empty() { set.clone() } else { self.policy.step(self.sets, set.clone(), key_bytes) };
+            let child = if set.is_empty() {
+                set.clone()
+            } else {
+                self.policy.step(self.sets, set.clone(), key_bytes, key.fingerprint)
+            };
             let key_raw = &buf[key.quote_start..key.quote_end];
             match self.decide(&self.sets[child.clone()], allowed, kind, true) {
                 Decision::Keep => {

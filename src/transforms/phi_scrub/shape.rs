@@ -9,7 +9,9 @@
 use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::json::{decode_string_into, write_escaped_str, JsonError, JsonErrorKind, Scanner, Shape, ValueKind};
+use crate::json::{
+    decode_string_into, fingerprint, write_escaped_str, JsonError, JsonErrorKind, Scanner, Shape, ValueKind,
+};
 use crate::mixpanel::{self, RESERVED_INPUT_KEYS};
 use crate::path::{Path, Segment};
 use crate::plugin::BuildError;
@@ -237,7 +239,7 @@ impl MixpanelShape {
                 other => {
                     let starts_include = self.includes.iter().any(|i| *i.path[0] == *other);
                     if starts_include {
-                        let child = walker.policy.step(walker.sets, root.clone(), other);
+                        let child = walker.policy.step(walker.sets, root.clone(), other, key.fingerprint);
                         let candidates: Vec<usize> =
                             (0..self.includes.len()).filter(|&i| *self.includes[i].path[0] == *other).collect();
                         let allowed = walker.allowed_at(&walker.sets[child.clone()], false);
@@ -274,7 +276,7 @@ impl MixpanelShape {
             }
             _ => return Err(DropReason::InvalidField("properties is not an object")),
         }
-        let child = walker.policy.step(walker.sets, root.clone(), b"properties");
+        let child = walker.policy.step(walker.sets, root.clone(), b"properties", fingerprint(b"properties"));
         let set = &walker.sets[child.clone()];
         let written = if walker.keeps(set, kind) {
             let allowed = walker.allowed_at(set, false);
@@ -317,7 +319,7 @@ impl MixpanelShape {
                 sc.skip_value()?;
                 continue;
             }
-            let child = walker.policy.step(walker.sets, set.clone(), key_bytes);
+            let child = walker.policy.step(walker.sets, set.clone(), key_bytes, key.fingerprint);
             let allowed = walker.allowed_at(&walker.sets[child.clone()], allowed);
             self.follow(sc, walker, child, &next, depth + 1, allowed)?;
             walker.sets.truncate(set.end);
