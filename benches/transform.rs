@@ -219,6 +219,23 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
 
+    let mut group = c.benchmark_group("parts");
+    let stamps: Vec<String> =
+        (0..64).map(|i| format!("2026-11-{:02}T10:{:02}:11.{:03}Z", 1 + i % 28, i % 60, i * 7 % 1000)).collect();
+    group.throughput(Throughput::Elements(stamps.len() as u64));
+    group.bench_function("parse_timestamp_ms", |b| {
+        b.iter(|| stamps.iter().filter_map(|s| phi_scrub::mixpanel::parse_timestamp_ms(black_box(s))).sum::<i64>())
+    });
+    let pseudonymizer = phi_scrub::pseudonym::Pseudonymizer::new(
+        phi_scrub::pseudonym::Algorithm::HmacSha256,
+        &phi_scrub::pseudonym::SecretBytes::new(KEY.as_bytes().to_vec()),
+    )
+    .unwrap();
+    group.bench_function("hmac_sha256_hex", |b| {
+        b.iter(|| stamps.iter().map(|s| pseudonymizer.hash_hex(black_box(s.as_bytes()))[0] as u64).sum::<u64>())
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("floors");
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("serde_ignored_any_validate", |b| {

@@ -402,35 +402,65 @@ impl<'a, 's> Scanner<'a, 's> {
     }
 
     /// Skips one value of any kind, validating all of it, and returns its shape.
+    #[inline]
     pub fn skip_value(&mut self) -> Result<Shape, JsonError> {
         match self.peek_kind()? {
-            ValueKind::Object => {
-                self.begin_object()?;
-                let mut shape = Shape::default();
-                let mut keys = 0u32;
-                while self.next_key()?.is_some() {
-                    keys += 1;
-                    shape.absorb(self.skip_value()?);
-                }
-                shape.object_depth += 1;
-                shape.max_keys = shape.max_keys.max(keys);
-                Ok(shape)
-            }
-            ValueKind::Array => {
-                self.begin_array()?;
-                let mut shape = Shape::default();
-                let mut len = 0u32;
-                while self.next_element()? {
-                    len += 1;
-                    shape.absorb(self.skip_value()?);
-                }
-                shape.max_len = shape.max_len.max(len);
-                Ok(shape)
-            }
-            ValueKind::String => self.scan_string().map(|_| Shape::default()),
-            ValueKind::Number => self.scan_number().map(|_| Shape::default()),
-            ValueKind::Bool | ValueKind::Null => self.scan_literal().map(|_| Shape::default()),
+            ValueKind::Object => self.skip_object(),
+            ValueKind::Array => self.skip_array(),
+            kind => self.skip_scalar(kind).map(|()| Shape::default()),
         }
+    }
+
+    /// Skips a string, number or literal. Scalars are skipped in the container loops without a
+    /// call per value: the recursion is only for nested containers.
+    #[inline(always)]
+    fn skip_scalar(&mut self, kind: ValueKind) -> Result<(), JsonError> {
+        match kind {
+            ValueKind::String => {
+                let (close, _) = scan_string_body(self.buf, self.pos + 1)?;
+                self.pos = close + 1;
+            }
+            ValueKind::Number => {
+                self.scan_number()?;
+            }
+            _ => {
+                self.scan_literal()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn skip_object(&mut self) -> Result<Shape, JsonError> {
+        self.begin_object()?;
+        let mut shape = Shape::default();
+        let mut keys = 0u32;
+        while self.next_key()?.is_some() {
+            keys += 1;
+            match self.peek_kind()? {
+                ValueKind::Object => shape.absorb(self.skip_object()?),
+                ValueKind::Array => shape.absorb(self.skip_array()?),
+                kind => self.skip_scalar(kind)?,
+            }
+        }
+        shape.object_depth += 1;
+        shape.max_keys = shape.max_keys.max(keys);
+        Ok(shape)
+    }
+
+    fn skip_array(&mut self) -> Result<Shape, JsonError> {
+        self.begin_array()?;
+        let mut shape = Shape::default();
+        let mut len = 0u32;
+        while self.next_element()? {
+            len += 1;
+            match self.peek_kind()? {
+                ValueKind::Object => shape.absorb(self.skip_object()?),
+                ValueKind::Array => shape.absorb(self.skip_array()?),
+                kind => self.skip_scalar(kind)?,
+            }
+        }
+        shape.max_len = shape.max_len.max(len);
+        Ok(shape)
     }
 
     /// Checks that nothing but whitespace follows the document.
