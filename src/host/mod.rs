@@ -137,6 +137,16 @@ where
                 let writer = stdout.take().ok_or(HostError::SharedStdio)?;
                 tasks.spawn(async move { Outcome::Sink(name, crate::sinks::console::run(writer, rx).await) });
             }
+            SinkConfig::File(c) => {
+                let c = c.clone();
+                tasks.spawn(async move { Outcome::Sink(name, crate::sinks::file::run(c, rx).await) });
+            }
+            SinkConfig::Http(c) => {
+                let settings = c.resolve().map_err(|message| HostError::Build { name: name.clone(), message })?;
+                tasks.spawn(
+                    async move { Outcome::Sink(name.clone(), crate::sinks::http::run(&name, settings, rx).await) },
+                );
+            }
         }
     }
     for (name, entry) in &config.transforms {

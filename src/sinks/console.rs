@@ -18,8 +18,18 @@ use crate::metrics::Metrics;
 pub struct ConsoleConfig {}
 
 /// Writes every event received on `rx` to `writer` until all inputs close.
-pub async fn run<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<Vec<Event>>) -> std::io::Result<Metrics> {
+pub async fn run<W: AsyncWrite + Unpin>(writer: W, rx: mpsc::Receiver<Vec<Event>>) -> std::io::Result<Metrics> {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
+    let metrics = write_all(&mut out, rx).await?;
+    out.flush().await?;
+    Ok(metrics)
+}
+
+/// Writes events as NDJSON lines until all inputs close (the caller flushes).
+pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
+    out: &mut W,
+    mut rx: mpsc::Receiver<Vec<Event>>,
+) -> std::io::Result<Metrics> {
     let mut metrics = Metrics::default();
     let mut line = Vec::new();
     while let Some(batch) = rx.recv().await {
@@ -36,7 +46,6 @@ pub async fn run<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<Vec<Ev
             }
         }
     }
-    out.flush().await?;
     Ok(metrics)
 }
 

@@ -1,10 +1,15 @@
 //! Sinks: where events leave a pipeline.
 
 pub mod console;
+pub mod dead_letter;
+pub mod file;
+pub mod http;
 
 use serde::Deserialize;
 
 pub use console::ConsoleConfig;
+pub use file::FileSinkConfig;
+pub use http::HttpSinkConfig;
 
 /// A `[sinks.NAME]` table, by its `type` (`inputs` is taken off before this is parsed).
 #[derive(Debug, Clone, Deserialize)]
@@ -13,6 +18,10 @@ pub use console::ConsoleConfig;
 pub enum SinkConfig {
     /// One JSON object per line on standard output.
     Console(ConsoleConfig),
+    /// NDJSON appended to a file.
+    File(FileSinkConfig),
+    /// Batches POSTed to an HTTP endpoint (Mixpanel presets).
+    Http(Box<HttpSinkConfig>),
 }
 
 impl SinkConfig {
@@ -20,6 +29,8 @@ impl SinkConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Console(_) => "console",
+            Self::File(_) => "file",
+            Self::Http(_) => "http",
         }
     }
 }

@@ -1,0 +1,30 @@
+//! The `file` sink: NDJSON appended to a file, flushed and synced when the pipeline ends.
+//! Refused events (from a `NAME.dropped` output) are written as dead-letter records, as the
+//! console sink does.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+use crate::event::Event;
+use crate::metrics::Metrics;
+
+/// `[sinks.NAME] type = "file"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSinkConfig {
+    /// File to append to (created if missing).
+    pub path: PathBuf,
+}
+
+/// Appends every event received on `rx` to the file until all inputs close.
+pub async fn run(config: FileSinkConfig, rx: mpsc::Receiver<Vec<Event>>) -> std::io::Result<Metrics> {
+    let file = tokio::fs::OpenOptions::new().create(true).append(true).open(&config.path).await?;
+    let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
+    let metrics = super::console::write_all(&mut file, rx).await?;
+    file.flush().await?;
+    file.get_ref().sync_all().await?;
+    Ok(metrics)
+}

@@ -1,0 +1,209 @@
+//! Options of `[sinks.NAME] type = "http"`, named as Vector's `http` sink names them where it has
+//! the concept, plus Mixpanel presets. `resolve()` turns them into the settings the sink runs
+//! with, refusing combinations that cannot work (a preset without credentials, say).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::mixpanel;
+use crate::pseudonym::SecretBytes;
+use crate::sinks::dead_letter::DeadLetterConfig;
+
+/// A Mixpanel endpoint preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// `POST /import?strict=1&project_id=…`, Basic auth with a service account, gzip.
+    MixpanelImport,
+    /// `POST /track?verbose=1`, the project token inside each event.
+    MixpanelTrack,
+}
+
+/// Mixpanel data residency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Region {
+    #[default]
+    Us,
+    Eu,
+    In,
+}
+
+/// Request body compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+/// `auth.*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Only `basic`.
+    pub strategy: AuthStrategy,
+    /// The user (for `/import`: the service account's user name).
+    pub user: String,
+    /// The password (for `/import`: the service account's secret). Never logged.
+    pub password: SecretBytes,
+}
+
+/// How requests authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthStrategy {
+    Basic,
+}
+
+/// `batch.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Most events per request (presets: 2000, Mixpanel's limit).
+    pub max_events: Option<usize>,
+    /// Most uncompressed bytes per request (presets: 2 MiB).
+    pub max_bytes: Option<usize>,
+    /// Longest an event waits for its batch to fill, in seconds (default 1).
+    pub timeout_secs: Option<f64>,
+}
+
+/// `request.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestConfig {
+    /// Requests in flight at once (default 4; Mixpanel suggests 10-20 at most).
+    pub concurrency: Option<usize>,
+    /// Timeout of one request, in seconds (default 30).
+    pub timeout_secs: Option<f64>,
+    /// Retries of one batch before its events become dead letters (default 10).
+    pub retry_attempts: Option<u32>,
+    /// First backoff, doubled per retry, in seconds (default 2, as Mixpanel advises).
+    pub retry_initial_backoff_secs: Option<f64>,
+    /// Largest backoff, in seconds (default 60).
+    pub retry_max_backoff_secs: Option<f64>,
+    /// Longest time spent retrying one batch, in seconds (default 600).
+    pub retry_max_duration_secs: Option<f64>,
+}
+
+/// `[sinks.NAME] type = "http"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSinkConfig {
+    /// `mixpanel_import` or `mixpanel_track`; without one, `uri` is the full endpoint.
+    pub preset: Option<Preset>,
+    /// Mixpanel residency host for presets: `us` (default), `eu`, `in`.
+    #[serde(default)]
+    pub region: Region,
+    /// Overrides the host for presets (`http://127.0.0.1:9000`), or the endpoint without one.
+    pub uri: Option<String>,
+    /// Mixpanel project id (required by `mixpanel_import`).
+    pub project_id: Option<String>,
+    /// Credentials.
+    pub auth: Option<AuthConfig>,
+    /// `gzip` (preset default for `/import`) or `none`.
+    pub compression: Option<Compression>,
+    /// Batching.
+    #[serde(default)]
+    pub batch: BatchConfig,
+    /// Requests and retries.
+    #[serde(default)]
+    pub request: RequestConfig,
+    /// Where events the sink gives up on are appended.
+    pub dead_letter: Option<DeadLetterConfig>,
+}
+
+/// How the sink reads the answer to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// Mixpanel `/import?strict=1`: a 400 lists the failed records; the rest were ingested.
+    MixpanelStrict,
+    /// Mixpanel `/track?verbose=1`: `{"status":1}` or `{"status":0,"error":…}`.
+    MixpanelVerbose,
+    /// Any 2xx is success.
+    Plain,
+}
+
+/// The settings the sink runs with.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub url: String,
+    pub basic_auth: Option<(String, SecretBytes)>,
+    pub gzip: bool,
+    pub max_events: usize,
+    pub max_bytes: usize,
+    pub batch_timeout: Duration,
+    pub concurrency: usize,
+    pub request_timeout: Duration,
+    pub retry_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub max_retry_duration: Duration,
+    pub mode: ResponseMode,
+    pub dead_letter: Option<DeadLetterConfig>,
+}
+
+fn secs(option: &'static str, value: Option<f64>, default: f64) -> Result<Duration, String> {
+    let v = value.unwrap_or(default);
+    Duration::try_from_secs_f64(v).map_err(|_| format!("`{option}` must be a non-negative number of seconds"))
+}
+
+impl HttpSinkConfig {
+    /// Checks the options and applies the preset's defaults.
+    pub fn resolve(&self) -> Result<HttpSettings, String> {
+        let host = |region: Region| match region {
+            Region::Us => mixpanel::HOST_US,
+            Region::Eu => mixpanel::HOST_EU,
+            Region::In => mixpanel::HOST_IN,
+        };
+        let base = self.uri.clone().unwrap_or_else(|| host(self.region).to_owned());
+        let base = base.trim_end_matches('/').to_owned();
+        let (url, mode, gzip_default) = match self.preset {
+            Some(Preset::MixpanelImport) => {
+                let project = self.project_id.as_deref().filter(|p| !p.is_empty());
+                let project = project.ok_or("preset `mixpanel_import` needs `project_id`")?;
+                if self.auth.is_none() {
+                    return Err("preset `mixpanel_import` needs `auth` (strategy basic, a service account)".into());
+                }
+                (format!("{base}/import?strict=1&project_id={project}"), ResponseMode::MixpanelStrict, true)
+            }
+            Some(Preset::MixpanelTrack) => (format!("{base}/track?verbose=1"), ResponseMode::MixpanelVerbose, false),
+            None => (self.uri.clone().ok_or("set `uri` (or a `preset`)")?, ResponseMode::Plain, false),
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("`uri` must start with http:// or https://, got `{url}`"));
+        }
+        let preset = self.preset.is_some();
+        let max_events = self.batch.max_events.unwrap_or(if preset { mixpanel::MAX_EVENTS_PER_REQUEST } else { 1000 });
+        let max_bytes = self.batch.max_bytes.unwrap_or(mixpanel::MAX_REQUEST_BYTES);
+        if preset && (max_events > mixpanel::MAX_EVENTS_PER_REQUEST || max_bytes > mixpanel::MAX_REQUEST_BYTES) {
+            return Err(
+                "`batch.max_events` / `batch.max_bytes` exceed Mixpanel's per-request limits (2000, 2 MiB)".into()
+            );
+        }
+        if max_events == 0 || max_bytes == 0 {
+            return Err("`batch.max_events` and `batch.max_bytes` must be positive".into());
+        }
+        let concurrency = self.request.concurrency.unwrap_or(4);
+        if concurrency == 0 {
+            return Err("`request.concurrency` must be positive".into());
+        }
+        Ok(HttpSettings {
+            url,
+            basic_auth: self.auth.as_ref().map(|a| (a.user.clone(), a.password.clone())),
+            gzip: self.compression.map_or(gzip_default, |c| c == Compression::Gzip),
+            max_events,
+            max_bytes,
+            batch_timeout: secs("batch.timeout_secs", self.batch.timeout_secs, 1.0)?,
+            concurrency,
+            request_timeout: secs("request.timeout_secs", self.request.timeout_secs, 30.0)?,
+            retry_attempts: self.request.retry_attempts.unwrap_or(10),
+            initial_backoff: secs("request.retry_initial_backoff_secs", self.request.retry_initial_backoff_secs, 2.0)?,
+            max_backoff: secs("request.retry_max_backoff_secs", self.request.retry_max_backoff_secs, 60.0)?,
+            max_retry_duration: secs("request.retry_max_duration_secs", self.request.retry_max_duration_secs, 600.0)?,
+            mode,
+            dead_letter: self.dead_letter.clone(),
+        })
+    }
+}

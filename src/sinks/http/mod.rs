@@ -1,0 +1,182 @@
+//! The `http` sink, with presets for Mixpanel's `/import` and `/track`.
+//!
+//! Events are batched by count, bytes and time; up to `request.concurrency` batches are in
+//! flight, and while all slots are busy the sink stops reading its input, so back-pressure
+//! reaches the sources. Every event ends delivered or as a dead letter with a reason: when the
+//! input closes, the last partial batch is sent and every request in flight is awaited.
+
+mod config;
+mod deliver;
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use config::{HttpSettings, HttpSinkConfig, Preset, Region, ResponseMode};
+pub use deliver::{deliver, encode, BatchOutcome};
+
+use crate::event::Event;
+use crate::metrics::Metrics;
+use crate::sinks::dead_letter::DeadLetterWriter;
+
+/// Events waiting to be sent, with their encoded size.
+struct Pending {
+    events: Vec<Event>,
+    bytes: usize,
+    deadline: Option<Instant>,
+}
+
+impl Pending {
+    fn new() -> Self {
+        Self { events: Vec::new(), bytes: 2, deadline: None }
+    }
+
+    fn take(&mut self) -> Vec<Event> {
+        self.bytes = 2;
+        self.deadline = None;
+        std::mem::take(&mut self.events)
+    }
+}
+
+/// Runs the sink until its input closes and everything in flight is settled.
+pub async fn run(name: &str, settings: HttpSettings, mut rx: mpsc::Receiver<Vec<Event>>) -> std::io::Result<Metrics> {
+    let client = reqwest::Client::builder()
+        .timeout(settings.request_timeout)
+        .build()
+        .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
+    let mut dead_letters = settings.dead_letter.as_ref().map(|c| DeadLetterWriter::open(name, c)).transpose()?;
+    let settings = Arc::new(settings);
+    let slots = Arc::new(Semaphore::new(settings.concurrency));
+    let mut in_flight: JoinSet<BatchOutcome> = JoinSet::new();
+    let mut metrics = Metrics::default();
+    let mut pending = Pending::new();
+    let mut open = true;
+    while open || !pending.events.is_empty() {
+        let deadline = pending.deadline;
+        tokio::select! {
+            batch = rx.recv(), if open => match batch {
+                Some(batch) => {
+                    for event in batch {
+                        metrics.events_in += 1;
+                        metrics.bytes_in += event.payload.len() as u64;
+                        if let Some(full) = add(&mut pending, event, &settings, &mut metrics, &mut dead_letters)? {
+                            launch(full, &client, &settings, &slots, &mut in_flight).await;
+                        }
+                    }
+                }
+                None => open = false,
+            },
+            _ = sleep_until(deadline), if deadline.is_some() => {}
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?, &mut metrics, &mut dead_letters)?;
+            }
+        }
+        let due = pending.deadline.is_some_and(|d| d <= Instant::now());
+        if !pending.events.is_empty() && (due || !open) {
+            launch(pending.take(), &client, &settings, &slots, &mut in_flight).await;
+        }
+    }
+    while let Some(done) = in_flight.join_next().await {
+        settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?, &mut metrics, &mut dead_letters)?;
+    }
+    if let Some(writer) = dead_letters {
+        writer.finish()?;
+    }
+    Ok(metrics)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Adds an event; returns a full batch to send when this event does not fit beside it.
+fn add(
+    pending: &mut Pending,
+    event: Event,
+    settings: &HttpSettings,
+    metrics: &mut Metrics,
+    dead_letters: &mut Option<DeadLetterWriter>,
+) -> std::io::Result<Option<Vec<Event>>> {
+    let size = event.payload.len() + 1;
+    if size + 2 > settings.max_bytes {
+        dead_letter(event, "event larger than batch.max_bytes", metrics, dead_letters)?;
+        return Ok(None);
+    }
+    let full = if pending.bytes + size > settings.max_bytes { Some(pending.take()) } else { None };
+    pending.events.push(event);
+    pending.bytes += size;
+    pending.deadline.get_or_insert_with(|| Instant::now() + settings.batch_timeout);
+    if full.is_none() && pending.events.len() >= settings.max_events {
+        return Ok(Some(pending.take()));
+    }
+    Ok(full)
+}
+
+/// Waits for a free request slot, then sends the batch in its own task.
+async fn launch(
+    events: Vec<Event>,
+    client: &reqwest::Client,
+    settings: &Arc<HttpSettings>,
+    slots: &Arc<Semaphore>,
+    in_flight: &mut JoinSet<BatchOutcome>,
+) {
+    let Ok(permit) = slots.clone().acquire_owned().await else { return };
+    let (client, settings) = (client.clone(), settings.clone());
+    in_flight.spawn(async move {
+        let outcome = deliver(&client, &settings, events).await;
+        drop(permit);
+        outcome
+    });
+}
+
+fn settle(
+    outcome: BatchOutcome,
+    metrics: &mut Metrics,
+    dead_letters: &mut Option<DeadLetterWriter>,
+) -> std::io::Result<()> {
+    metrics.add("batches", 1);
+    metrics.add("requests", outcome.requests);
+    metrics.add("retries", outcome.retries);
+    for event in &outcome.delivered {
+        metrics.events_out += 1;
+        metrics.bytes_out += event.payload.len() as u64;
+    }
+    for (event, reason) in outcome.dead {
+        dead_letter(event, &reason, metrics, dead_letters)?;
+    }
+    Ok(())
+}
+
+fn dead_letter(
+    event: Event,
+    reason: &str,
+    metrics: &mut Metrics,
+    dead_letters: &mut Option<DeadLetterWriter>,
+) -> std::io::Result<()> {
+    metrics.add("dead_letters", 1);
+    *metrics.dropped.entry(dead_letter_label(reason)).or_insert(0) += 1;
+    match dead_letters {
+        Some(w) => w.write(&event, reason),
+        None => Ok(()),
+    }
+}
+
+/// Stable counter labels for dead-letter reasons (the full reason goes to the file).
+fn dead_letter_label(reason: &str) -> &'static str {
+    if reason.starts_with("retries exhausted") {
+        "retries exhausted"
+    } else if reason.starts_with("mixpanel rejected") {
+        "rejected by mixpanel"
+    } else if reason.contains("check auth") {
+        "unauthorized"
+    } else if reason.contains("too large") || reason.contains("larger than") {
+        "too large"
+    } else {
+        "refused"
+    }
+}

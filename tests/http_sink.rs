@@ -1,0 +1,229 @@
+//! The real `phi-scrub` binary delivering to the real `mixpanel-emulator` binary on loopback,
+//! with exact accounting: events in = unique `$insert_id`s accepted + dead letters.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+const PHI: &str = env!("CARGO_BIN_EXE_phi-scrub");
+const EMULATOR: &str = env!("CARGO_BIN_EXE_mixpanel-emulator");
+const KEY: &str = "http-sink-test-key-0123456789abcdef";
+
+struct Emulator {
+    child: Child,
+    address: String,
+}
+
+impl Emulator {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(EMULATOR).args(args).stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let address = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+        Self { child, address }
+    }
+
+    /// A plain HTTP/1.0 GET over a real socket (no client library needed for two endpoints).
+    fn get(&self, path: &str) -> String {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: emulator\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+        body.to_owned()
+    }
+
+    fn stats(&self) -> Value {
+        serde_json::from_str(&self.get("/_emulator/stats")).unwrap()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("phi-scrub-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A pipeline: stdin -> phi_scrub (Mixpanel shape) -> http sink (mixpanel_import) -> emulator.
+fn pipeline(emulator: &Emulator, dir: &Path, password: &str, transform: bool) -> PathBuf {
+    let (inputs, phi) = if transform {
+        (
+            "phi",
+            r#"
+[transforms.phi]
+type = "phi_scrub"
+inputs = ["in"]
+key = "${PHI_HMAC_KEY}"
+hash = ["userId"]
+drop = ["properties.name"]
+[transforms.phi.mixpanel]
+token = "test-token"
+"#,
+        )
+    } else {
+        ("in", "")
+    };
+    let config = format!(
+        r#"
+[sources.in]
+type = "stdin"
+{phi}
+[sinks.mixpanel]
+type = "http"
+inputs = ["{inputs}"]
+preset = "mixpanel_import"
+uri = "http://{address}"
+project_id = "12345"
+auth.strategy = "basic"
+auth.user = "svc-user"
+auth.password = "{password}"
+batch.max_events = 50
+batch.timeout_secs = 0.05
+request.concurrency = 4
+request.retry_attempts = 50
+request.retry_initial_backoff_secs = 0.01
+request.retry_max_backoff_secs = 0.05
+request.timeout_secs = 2
+dead_letter.path = "{dead}"
+"#,
+        address = emulator.address,
+        dead = dir.join("dead.ndjson").display(),
+    );
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn segment_events(n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let line = serde_json::json!({
+            "type": "track", "event": "Provider Searched", "userId": format!("user-{}", i % 37),
+            "messageId": format!("msg-{i}"), "timestamp": "2026-11-28T10:00:00Z",
+            "properties": {"specialty": "cardiology", "name": "Pat Doe", "i": i}
+        });
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+fn run(config: &PathBuf, input: Vec<u8>) -> Output {
+    let mut child = Command::new(PHI)
+        .args(["run", "--config"])
+        .arg(config)
+        .env("PHI_HMAC_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
+}
+
+fn dead_letters(dir: &Path) -> Vec<Value> {
+    match std::fs::read_to_string(dir.join("dead.ndjson")) {
+        Ok(text) => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn assert_exact_accounting(emulator: &Emulator, dir: &Path, sent: usize) -> (u64, Vec<Value>) {
+    let accepted = emulator.stats()["accepted_unique"].as_u64().unwrap();
+    let dead = dead_letters(dir);
+    assert_eq!(accepted as usize + dead.len(), sent, "accepted {accepted} + dead {} != sent {sent}", dead.len());
+    (accepted, dead)
+}
+
+#[test]
+fn happy_path_delivers_everything_scrubbed() {
+    let emulator = Emulator::start(&[]);
+    let dir = temp_dir("happy");
+    let out = run(&pipeline(&emulator, &dir, "svc-secret", true), segment_events(500));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (accepted, dead) = assert_exact_accounting(&emulator, &dir, 500);
+    assert_eq!((accepted, dead.len()), (500, 0));
+    let events = emulator.get("/_emulator/events");
+    assert!(!events.contains("Pat Doe") && !events.contains("user-1"), "PHI reached the emulator");
+}
+
+#[test]
+fn rate_limit_storm_is_retried_until_everything_is_delivered() {
+    let emulator = Emulator::start(&["--rate-429", "0.6", "--retry-after-secs", "0"]);
+    let dir = temp_dir("storm");
+    let out = run(&pipeline(&emulator, &dir, "svc-secret", true), segment_events(400));
+    assert!(out.status.success());
+    let (accepted, _) = assert_exact_accounting(&emulator, &dir, 400);
+    assert_eq!(accepted, 400);
+    assert!(emulator.stats()["requests"]["429"].as_u64().unwrap() > 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("retries"));
+}
+
+#[test]
+fn intermittent_500s_and_dropped_connections_lose_nothing() {
+    let emulator = Emulator::start(&["--rate-500", "0.3", "--rate-drop", "0.2"]);
+    let dir = temp_dir("flaky");
+    let out = run(&pipeline(&emulator, &dir, "svc-secret", true), segment_events(400));
+    assert!(out.status.success());
+    let (accepted, _) = assert_exact_accounting(&emulator, &dir, 400);
+    assert_eq!(accepted, 400);
+    let stats = emulator.stats();
+    assert!(stats["requests"]["500"].as_u64().unwrap_or(0) + stats["dropped_connections"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn strict_mode_partial_400_dead_letters_only_the_rejected_records() {
+    let emulator = Emulator::start(&[]);
+    let dir = temp_dir("partial");
+    // Raw Mixpanel events straight to the sink: every 10th lacks `$insert_id`.
+    let mut input = Vec::new();
+    for i in 0..200 {
+        let mut props = serde_json::json!({"time": 1_795_856_400_000_i64 + i, "distinct_id": format!("d{i}")});
+        if i % 10 != 0 {
+            props["$insert_id"] = Value::from(format!("id-{i}"));
+        }
+        input.extend_from_slice(serde_json::json!({"event": "E", "properties": props}).to_string().as_bytes());
+        input.push(b'\n');
+    }
+    let out = run(&pipeline(&emulator, &dir, "svc-secret", false), input);
+    assert!(out.status.success());
+    let (accepted, dead) = assert_exact_accounting(&emulator, &dir, 200);
+    assert_eq!((accepted, dead.len()), (180, 20));
+    for d in &dead {
+        assert_eq!(d["sink"], "mixpanel");
+        assert!(d["reason"].as_str().unwrap().contains("$insert_id"), "{d}");
+        assert!(d["event"]["properties"].get("$insert_id").is_none());
+    }
+}
+
+#[test]
+fn wrong_credentials_dead_letter_without_retrying_forever() {
+    let emulator = Emulator::start(&[]);
+    let dir = temp_dir("creds");
+    let started = std::time::Instant::now();
+    let out = run(&pipeline(&emulator, &dir, "wrong-secret", true), segment_events(120));
+    assert!(out.status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let (accepted, dead) = assert_exact_accounting(&emulator, &dir, 120);
+    assert_eq!(accepted, 0);
+    assert!(dead.iter().all(|d| d["reason"].as_str().unwrap().contains("check auth")));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unauthorized") && !stderr.contains("wrong-secret"), "{stderr}");
+    assert_eq!(emulator.stats()["requests"]["401"].as_u64().unwrap(), 3, "one request per batch of 50, no retries");
+}
