@@ -3,13 +3,39 @@
 //! The payload stays `Bytes` end to end; components that do not change it pass it on without
 //! copying. Metadata never holds payload content, so it is safe to log.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use tokio::sync::oneshot;
+
+/// End-to-end acknowledgement of a group of events (one request of a source). Every event of
+/// the group holds a clone; when the last one is dropped, which happens only once a sink has
+/// settled it (delivered or dead-lettered) or a transform refused it, the receiver fires.
+#[derive(Debug)]
+pub struct AckGroup {
+    done: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl AckGroup {
+    /// A new group and the receiver that fires when all its events are settled.
+    pub fn new() -> (Arc<Self>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        (Arc::new(Self { done: Mutex::new(Some(tx)) }), rx)
+    }
+}
+
+impl Drop for AckGroup {
+    fn drop(&mut self) {
+        let sender = self.done.get_mut().map(Option::take).unwrap_or_else(|e| e.into_inner().take());
+        if let Some(tx) = sender {
+            let _ = tx.send(());
+        }
+    }
+}
 
 /// Where an event came from and what happened to it, never its content.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct EventMetadata {
     /// Name of the source component that produced the event.
     pub source: Arc<str>,
@@ -17,10 +43,12 @@ pub struct EventMetadata {
     pub received_at: SystemTime,
     /// Set on events sent to a `dropped` output: why the transform refused it.
     pub drop_reason: Option<&'static str>,
+    /// Held until the event is settled, when its source asked for acknowledgements.
+    pub ack: Option<Arc<AckGroup>>,
 }
 
 /// One event: the raw bytes of one JSON object, and metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Event {
     /// The JSON bytes, exactly as received or as rewritten.
     pub payload: Bytes,
@@ -31,11 +59,37 @@ pub struct Event {
 impl Event {
     /// A new event from `source`, received now.
     pub fn new(payload: Bytes, source: Arc<str>) -> Self {
-        Self { payload, metadata: EventMetadata { source, received_at: SystemTime::now(), drop_reason: None } }
+        Self {
+            payload,
+            metadata: EventMetadata { source, received_at: SystemTime::now(), drop_reason: None, ack: None },
+        }
+    }
+
+    /// The same event, acknowledged as part of `group`.
+    pub fn with_ack(mut self, group: &Arc<AckGroup>) -> Self {
+        self.metadata.ack = Some(group.clone());
+        self
     }
 
     /// The same event with a new payload (metadata kept).
     pub fn with_payload(self, payload: Bytes) -> Self {
         Self { payload, metadata: self.metadata }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_fires_only_when_the_last_event_is_dropped() {
+        let (group, mut done) = AckGroup::new();
+        let a = Event::new(Bytes::from_static(b"{}"), "t".into()).with_ack(&group);
+        let b = a.clone();
+        drop(group);
+        drop(a);
+        assert!(done.try_recv().is_err(), "one event is still in flight");
+        drop(b);
+        assert!(done.try_recv().is_ok());
     }
 }

@@ -40,7 +40,7 @@ pub enum HostError {
 
 /// Every downstream input fed by one output. Sends a batch to all of them (cloning `Bytes` is
 /// a reference-count increment), waiting for room in each.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Fanout {
     senders: Vec<mpsc::Sender<Vec<Event>>>,
 }
@@ -48,6 +48,15 @@ pub struct Fanout {
 /// Every downstream component has stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closed;
+
+/// Why [`Fanout::try_send`] did not send.
+#[derive(Debug)]
+pub enum SendError {
+    /// Some downstream input is full; the batch is handed back.
+    Full(Vec<Event>),
+    /// Every downstream component has stopped.
+    Closed,
+}
 
 impl Fanout {
     /// Sends `batch` downstream; fails only when no downstream is left to take it.
@@ -65,6 +74,26 @@ impl Fanout {
         } else {
             Err(Closed)
         }
+    }
+
+    /// Sends `batch` only if every downstream input has room now (all or nothing).
+    pub fn try_send(&mut self, batch: Vec<Event>) -> Result<(), SendError> {
+        let mut permits = Vec::with_capacity(self.senders.len());
+        for sender in &self.senders {
+            match sender.try_reserve() {
+                Ok(permit) => permits.push(permit),
+                Err(mpsc::error::TrySendError::Full(())) => return Err(SendError::Full(batch)),
+                Err(mpsc::error::TrySendError::Closed(())) => {}
+            }
+        }
+        let Some(last) = permits.pop() else {
+            return if self.senders.is_empty() { Ok(()) } else { Err(SendError::Closed) };
+        };
+        for permit in permits {
+            permit.send(batch.clone());
+        }
+        last.send(batch);
+        Ok(())
     }
 }
 
@@ -170,6 +199,12 @@ where
                 let c = c.clone();
                 tasks.spawn(async move {
                     Outcome::Source(name, crate::sources::stdin::run(reader, label, c, out, shutdown).await)
+                });
+            }
+            SourceConfig::HttpServer(c) => {
+                let c = c.clone();
+                tasks.spawn(async move {
+                    Outcome::Source(name, crate::sources::http_server::run(label, c, out, shutdown).await)
                 });
             }
         }

@@ -1,10 +1,13 @@
 //! Sources: where events enter a pipeline. Each reads frames, wraps them as [`crate::event::Event`]s
 //! and sends them downstream in batches, waiting when downstream is full (back-pressure).
 
+pub mod http_server;
+pub mod segment;
 pub mod stdin;
 
 use serde::Deserialize;
 
+pub use http_server::HttpServerConfig;
 pub use stdin::StdinConfig;
 
 /// A `[sources.NAME]` table, by its `type`.
@@ -14,6 +17,8 @@ pub use stdin::StdinConfig;
 pub enum SourceConfig {
     /// Newline-delimited JSON on standard input.
     Stdin(StdinConfig),
+    /// Segment's tracking API and generic NDJSON / JSON-array bodies over HTTP.
+    HttpServer(HttpServerConfig),
 }
 
 impl SourceConfig {
@@ -21,6 +26,7 @@ impl SourceConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::Stdin(_) => "stdin",
+            Self::HttpServer(_) => "http_server",
         }
     }
 }

@@ -1,0 +1,293 @@
+//! The `http_server` source: Segment's tracking API (`POST /v1/track`, `/v1/page`,
+//! `/v1/screen`, `/v1/batch`) and a generic endpoint (`path`, NDJSON or a JSON array) so that
+//! Vector's or Fluent Bit's `http` sinks can feed phi-scrub.
+//!
+//! Limits are Segment's: 32 KB per event, 500 KB per request, 2500 events per batch; bodies may
+//! be gzip-compressed and are bounded after decompression too. Errors are JSON:
+//! `{"success":false,"message":…}` with 400, 401, 413, 415 or 503. A request is answered 200
+//! once its events are in the pipeline; when the pipeline is full the answer is 503 with
+//! `Retry-After` rather than more memory. With `acknowledgements = true` the answer waits until
+//! every event of the request has been delivered or dead-lettered, so a client that retries on
+//! failure loses nothing even if phi-scrub is killed (Mixpanel's `$insert_id` absorbs repeats).
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::segment::{prepare_batch, prepare_call, split_generic, BodyError};
+use crate::event::{AckGroup, Event};
+use crate::host::{Fanout, SendError};
+use crate::json::ScanState;
+use crate::metrics::Metrics;
+use crate::pseudonym::SecretBytes;
+
+const fn default_max_event_bytes() -> usize {
+    32 * 1024
+}
+const fn default_max_body_bytes() -> usize {
+    500 * 1024
+}
+const fn default_max_batch_events() -> usize {
+    2500
+}
+fn default_path() -> String {
+    "/events".into()
+}
+const fn default_shutdown_grace_secs() -> f64 {
+    10.0
+}
+
+/// `[sources.NAME] type = "http_server"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpServerConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    pub address: String,
+    /// Accepted Segment write keys (HTTP Basic user, empty password, or `writeKey` in the
+    /// body). Empty: no authentication.
+    #[serde(default)]
+    pub write_keys: Vec<SecretBytes>,
+    /// Path of the generic endpoint (NDJSON or JSON array bodies).
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Largest event (Segment: 32 KB).
+    #[serde(default = "default_max_event_bytes")]
+    pub max_event_bytes: usize,
+    /// Largest request body, after decompression (Segment: 500 KB).
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Most events in one batch request (Segment: 2500).
+    #[serde(default = "default_max_batch_events")]
+    pub max_batch_events: usize,
+    /// Answer only once every event of the request is delivered or dead-lettered.
+    #[serde(default)]
+    pub acknowledgements: bool,
+    /// On shutdown, how long open requests may take to finish, in seconds.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: f64,
+}
+
+struct Ctx {
+    name: Arc<str>,
+    config: HttpServerConfig,
+    /// Taken at shutdown, so the pipeline can drain even if a client holds a connection open.
+    out: Mutex<Option<Fanout>>,
+    metrics: Mutex<Metrics>,
+}
+
+/// Serves until `shutdown` flips, then lets open requests finish within the grace period.
+pub async fn run(
+    name: Arc<str>,
+    config: HttpServerConfig,
+    out: Fanout,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<Metrics> {
+    let listener = TcpListener::bind(&config.address).await?;
+    let grace = Duration::try_from_secs_f64(config.shutdown_grace_secs).unwrap_or(Duration::from_secs(10));
+    let ctx = Arc::new(Ctx { name, config, out: Mutex::new(Some(out)), metrics: Mutex::new(Metrics::default()) });
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let ctx = ctx.clone();
+                let service = service_fn(move |req| handle(req, ctx.clone()));
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    if let Ok(mut out) = ctx.out.lock() {
+        out.take();
+    }
+    let metrics = ctx.metrics.lock().map(|m| m.clone()).unwrap_or_default();
+    Ok(metrics)
+}
+
+fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let body = if status == StatusCode::OK {
+        "{\"success\":true}".to_owned()
+    } else {
+        serde_json::json!({"success": false, "message": message}).to_string()
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn refuse(ctx: &Ctx, status: StatusCode, label: &'static str, message: &str) -> Response<Full<Bytes>> {
+    if let Ok(mut m) = ctx.metrics.lock() {
+        m.drop_one(label);
+    }
+    reply(status, message)
+}
+
+async fn handle(req: Request<Incoming>, ctx: Arc<Ctx>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(match route(req, &ctx).await {
+        Ok(response) => response,
+        Err(response) => response,
+    })
+}
+
+enum Endpoint {
+    Call(&'static str),
+    Batch,
+    Generic,
+}
+
+async fn route(req: Request<Incoming>, ctx: &Ctx) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
+    let endpoint = match req.uri().path() {
+        "/v1/track" => Endpoint::Call("track"),
+        "/v1/page" => Endpoint::Call("page"),
+        "/v1/screen" => Endpoint::Call("screen"),
+        "/v1/batch" => Endpoint::Batch,
+        p if p == ctx.config.path => Endpoint::Generic,
+        _ => return Err(refuse(ctx, StatusCode::NOT_FOUND, "not found", "no such endpoint")),
+    };
+    if req.method() != Method::POST {
+        return Err(refuse(ctx, StatusCode::METHOD_NOT_ALLOWED, "method not allowed", "use POST"));
+    }
+    let content_type = req.headers().get(CONTENT_TYPE).map(|v| v.as_bytes().to_ascii_lowercase()).unwrap_or_default();
+    let json = content_type.starts_with(b"application/json");
+    let ndjson = content_type.starts_with(b"application/x-ndjson");
+    if !(json || (ndjson && matches!(endpoint, Endpoint::Generic))) {
+        return Err(refuse(
+            ctx,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "wrong content type",
+            "send Content-Type: application/json",
+        ));
+    }
+    let basic_key = basic_user(&req);
+    let body = read_body(req, ctx).await?;
+    let mut state = ScanState::default();
+    let (events, body_key) = match endpoint {
+        Endpoint::Call(call) => {
+            if body.len() > ctx.config.max_event_bytes {
+                return Err(refuse(ctx, StatusCode::PAYLOAD_TOO_LARGE, "too large", "event over 32 KB"));
+            }
+            let c = prepare_call(&body, Some(call), &mut state).map_err(|e| body_error(ctx, &e))?;
+            (vec![c.event], c.write_key)
+        }
+        Endpoint::Batch => {
+            let (calls, key) =
+                prepare_batch(&body, ctx.config.max_event_bytes, ctx.config.max_batch_events, &mut state)
+                    .map_err(|e| body_error(ctx, &e))?;
+            (calls.into_iter().map(|c| c.event).collect(), key)
+        }
+        Endpoint::Generic => {
+            (split_generic(&body, ctx.config.max_event_bytes, &mut state).map_err(|e| body_error(ctx, &e))?, None)
+        }
+    };
+    if !ctx.config.write_keys.is_empty() {
+        let given = basic_key.or(body_key).unwrap_or_default();
+        if !ctx.config.write_keys.iter().any(|k| k.expose() == given.as_bytes()) {
+            return Err(refuse(ctx, StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown write key"));
+        }
+    }
+    deliver(events, body.len(), ctx).await
+}
+
+fn body_error(ctx: &Ctx, e: &BodyError) -> Response<Full<Bytes>> {
+    match e {
+        BodyError::EventTooLarge(_) | BodyError::TooManyEvents(_) => {
+            refuse(ctx, StatusCode::PAYLOAD_TOO_LARGE, "too large", &e.to_string())
+        }
+        _ => refuse(ctx, StatusCode::BAD_REQUEST, "invalid body", &e.to_string()),
+    }
+}
+
+fn basic_user(req: &Request<Incoming>) -> Option<String> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    Some(text.split_once(':').map_or(text.as_str(), |(user, _)| user).to_owned())
+}
+
+/// The body, bounded before and after gzip decompression.
+async fn read_body(req: Request<Incoming>, ctx: &Ctx) -> Result<Bytes, Response<Full<Bytes>>> {
+    let limit = ctx.config.max_body_bytes;
+    let too_large = || refuse(ctx, StatusCode::PAYLOAD_TOO_LARGE, "too large", "request body over the limit");
+    let gzip = req.headers().get(CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let raw = Limited::new(req.into_body(), limit).collect().await.map_err(|_| too_large())?.to_bytes();
+    if !gzip {
+        return Ok(raw);
+    }
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::GzDecoder::new(&raw[..]).take(limit as u64 + 1);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|_| refuse(ctx, StatusCode::BAD_REQUEST, "invalid body", "invalid gzip body"))?;
+    if out.len() > limit {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(out))
+}
+
+async fn deliver(
+    events: Vec<Vec<u8>>,
+    bytes: usize,
+    ctx: &Ctx,
+) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
+    let count = events.len() as u64;
+    let mut batch: Vec<Event> = events.into_iter().map(|e| Event::new(Bytes::from(e), ctx.name.clone())).collect();
+    let out = ctx.out.lock().ok().and_then(|o| o.clone());
+    let Some(mut out) = out else {
+        return Err(refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "shutting down", "shutting down"));
+    };
+    if ctx.config.acknowledgements {
+        let (group, done) = AckGroup::new();
+        batch = batch.into_iter().map(|e| e.with_ack(&group)).collect();
+        drop(group);
+        if out.send(batch).await.is_err() {
+            return Err(refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "shutting down", "shutting down"));
+        }
+        count_in(ctx, count, bytes);
+        let _ = done.await;
+        return Ok(reply(StatusCode::OK, ""));
+    }
+    match out.try_send(batch) {
+        Ok(()) => {
+            count_in(ctx, count, bytes);
+            Ok(reply(StatusCode::OK, ""))
+        }
+        Err(SendError::Full(_)) => {
+            let mut r = refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "pipeline full", "pipeline full, retry later");
+            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(r)
+        }
+        Err(SendError::Closed) => Err(refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "shutting down", "shutting down")),
+    }
+}
+
+fn count_in(ctx: &Ctx, events: u64, bytes: usize) {
+    if let Ok(mut m) = ctx.metrics.lock() {
+        m.events_in += events;
+        m.events_out += events;
+        m.bytes_in += bytes as u64;
+        m.add("requests", 1);
+    }
+}

@@ -1,0 +1,301 @@
+//! The `http_server` source with a real HTTP client against the real binary: Segment's API,
+//! its errors, and end-to-end acknowledgements surviving SIGKILL and a restart.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const PHI: &str = env!("CARGO_BIN_EXE_phi-scrub");
+const EMULATOR: &str = env!("CARGO_BIN_EXE_mixpanel-emulator");
+const KEY: &str = "segment-api-test-key-0123456789abcdef";
+const WRITE_KEY: &str = "wk-test-123";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("phi-scrub-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn start_phi(config: &Path, stdout: Stdio) -> Child {
+    Command::new(PHI)
+        .args(["run", "--config"])
+        .arg(config)
+        .env("PHI_HMAC_KEY", KEY)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn sigterm(child: &Child) {
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+}
+
+fn track(i: usize) -> Value {
+    json!({"event": "Provider Searched", "userId": format!("user-{i}"), "messageId": format!("m-{i}"),
+           "timestamp": "2026-11-28T10:00:00Z", "properties": {"specialty": "x", "email": "pat@example.com"}})
+}
+
+const PHI_BLOCK: &str = r#"
+[transforms.phi]
+type = "phi_scrub"
+inputs = ["web"]
+key = "${PHI_HMAC_KEY}"
+allow = ["properties.specialty"]
+[transforms.phi.mixpanel]
+token = "test-token"
+"#;
+
+fn console_config(dir: &Path, port: u16) -> PathBuf {
+    let text = format!(
+        "[sources.web]\ntype = \"http_server\"\naddress = \"127.0.0.1:{port}\"\nwrite_keys = [\"{WRITE_KEY}\"]\nmax_body_bytes = 100000\n{PHI_BLOCK}\n[sinks.out]\ntype = \"console\"\ninputs = [\"phi\"]\n"
+    );
+    let path = dir.join("console.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_endpoints_accept_calls_and_scrub_them() {
+    let dir = temp_dir("segment-ok");
+    let port = free_port();
+    let child = start_phi(&console_config(&dir, port), Stdio::piped());
+    wait_listening(port);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let post = |path: &str, body: Value| {
+        client.post(format!("{base}{path}")).basic_auth(WRITE_KEY, Some("")).json(&body).send()
+    };
+    assert_eq!(post("/v1/track", track(1)).await.unwrap().status(), 200);
+    let mut page = track(2);
+    page.as_object_mut().unwrap().remove("event");
+    assert_eq!(post("/v1/page", page).await.unwrap().status(), 200);
+    let batch = json!({"batch": [
+        {"type": "track", "event": "A", "userId": "u-a", "messageId": "b-1", "timestamp": "2026-11-28T10:00:00Z"},
+        {"type": "screen", "userId": "u-b", "messageId": "b-2", "timestamp": "2026-11-28T10:00:00Z"}
+    ], "context": {"ip": "10.1.2.3"}});
+    assert_eq!(post("/v1/batch", batch).await.unwrap().status(), 200);
+    // The write key may also travel in the body instead of Basic auth.
+    let mut with_key = track(3);
+    with_key["writeKey"] = json!(WRITE_KEY);
+    let r = client.post(format!("{base}/v1/track")).json(&with_key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Generic NDJSON endpoint.
+    let ndjson = format!(
+        "{}\n{}\n",
+        json!({"type":"track"})
+            .to_string()
+            .replace('}', ",\"event\":\"N1\",\"userId\":\"n\",\"timestamp\":\"2026-11-28T10:00:00Z\"}"),
+        track(4)
+    );
+    let r = client
+        .post(format!("{base}/events"))
+        .basic_auth(WRITE_KEY, Some(""))
+        .header("content-type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    std::thread::sleep(Duration::from_millis(300));
+    sigterm(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let events: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        vec![
+            "A",
+            "Loaded a Page",
+            "Loaded a Screen",
+            "N1",
+            "Provider Searched",
+            "Provider Searched",
+            "Provider Searched"
+        ]
+    );
+    for secret in ["pat@example.com", "10.1.2.3", WRITE_KEY, "user-1"] {
+        assert!(!stdout.contains(secret), "{secret} leaked");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_errors_are_clear_json() {
+    let dir = temp_dir("segment-err");
+    let port = free_port();
+    let child = start_phi(&console_config(&dir, port), Stdio::piped());
+    wait_listening(port);
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/v1/track");
+    let send = |body: Vec<u8>, content_type: &'static str, key: Option<&'static str>, gzip: bool| {
+        let mut req = client.post(&url).header("content-type", content_type).body(body);
+        if let Some(k) = key {
+            req = req.basic_auth(k, Some(""));
+        }
+        if gzip {
+            req = req.header("content-encoding", "gzip");
+        }
+        req.send()
+    };
+    let ok_body = track(1).to_string().into_bytes();
+    let cases: Vec<(reqwest::Response, u16)> = vec![
+        (send(ok_body.clone(), "application/json", None, false).await.unwrap(), 401),
+        (send(ok_body.clone(), "application/json", Some("wrong-key"), false).await.unwrap(), 401),
+        (send(b"{\"event\":".to_vec(), "application/json", Some(WRITE_KEY), false).await.unwrap(), 400),
+        (send(b"[1,2]".to_vec(), "application/json", Some(WRITE_KEY), false).await.unwrap(), 400),
+        (send(ok_body.clone(), "text/plain", Some(WRITE_KEY), false).await.unwrap(), 415),
+        (send(vec![b' '; 40_000], "application/json", Some(WRITE_KEY), false).await.unwrap(), 413),
+        (send(gzip_bomb(), "application/json", Some(WRITE_KEY), true).await.unwrap(), 413),
+    ];
+    for (i, (response, expected)) in cases.into_iter().enumerate() {
+        assert_eq!(response.status().as_u16(), expected, "case {i}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["success"], json!(false), "case {i}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "case {i}");
+    }
+    sigterm(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "", "nothing may pass");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[unauthorized: 2]") && stderr.contains("[too large: 2]"), "{stderr}");
+}
+
+/// 64 KB of gzip that expands to 64 MB.
+fn gzip_bomb() -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..64 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
+struct Emulator {
+    child: Child,
+    address: String,
+}
+
+impl Emulator {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(EMULATOR).args(args).stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        Self { child, address: line.trim().strip_prefix("listening on ").unwrap().to_owned() }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_requests_survive_sigkill_and_restart_exactly_once() {
+    let emulator = Emulator::start(&["--rate-slow", "0.3", "--slow-ms", "300"]);
+    let dir = temp_dir("ack-kill");
+    let port = free_port();
+    let text = format!(
+        r#"[sources.web]
+type = "http_server"
+address = "127.0.0.1:{port}"
+acknowledgements = true
+{PHI_BLOCK}
+[sinks.mixpanel]
+type = "http"
+inputs = ["phi"]
+preset = "mixpanel_import"
+uri = "http://{address}"
+project_id = "12345"
+auth.strategy = "basic"
+auth.user = "svc-user"
+auth.password = "svc-secret"
+batch.max_events = 20
+batch.timeout_secs = 0.05
+request.retry_initial_backoff_secs = 0.01
+dead_letter.path = "{dead}"
+"#,
+        address = emulator.address,
+        dead = dir.join("dead.ndjson").display()
+    );
+    let config = dir.join("ack.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut phi = start_phi(&config, Stdio::null());
+    wait_listening(port);
+
+    const REQUESTS: usize = 40;
+    const PER_REQUEST: usize = 10;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let url = format!("http://127.0.0.1:{port}/v1/batch");
+    let mut tasks = Vec::new();
+    for r in 0..REQUESTS {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let items: Vec<Value> = (0..PER_REQUEST)
+                .map(|i| {
+                    let mut e = track(r * PER_REQUEST + i);
+                    e["type"] = json!("track");
+                    e
+                })
+                .collect();
+            let body = json!({"batch": items});
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut attempts = 0usize;
+            loop {
+                // A client that retries until acknowledged, as Segment's libraries do.
+                attempts += 1;
+                if let Ok(resp) = client.post(&url).json(&body).send().await {
+                    if resp.status() == 200 {
+                        return attempts;
+                    }
+                }
+                assert!(Instant::now() < deadline, "request {r} never acknowledged");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }));
+        if r == REQUESTS / 2 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            phi.kill().unwrap();
+            phi.wait().unwrap();
+            phi = start_phi(&config, Stdio::null());
+            wait_listening(port);
+        }
+    }
+    let mut attempts = 0;
+    for t in tasks {
+        attempts += t.await.unwrap();
+    }
+    assert!(attempts > REQUESTS, "the kill interrupted no request; the test proved nothing");
+    sigterm(&phi);
+    let out = phi.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats: Value = {
+        let resp = client.get(format!("http://{}/_emulator/stats", emulator.address)).send().await.unwrap();
+        resp.json().await.unwrap()
+    };
+    let dead = std::fs::read_to_string(dir.join("dead.ndjson")).unwrap_or_default();
+    assert_eq!(dead.lines().count(), 0, "{dead}");
+    assert_eq!(stats["accepted_unique"].as_u64().unwrap() as usize, REQUESTS * PER_REQUEST, "{stats}");
+}
