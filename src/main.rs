@@ -22,6 +22,9 @@ enum Command {
         /// The pipeline config (TOML).
         #[arg(short, long, env = "PHI_SCRUB_CONFIG")]
         config: PathBuf,
+        /// After SIGINT/SIGTERM, how long to drain before undelivered events become dead letters.
+        #[arg(long, default_value_t = 30.0)]
+        grace_period_secs: f64,
     },
     /// Check a pipeline config and print its graph; exit non-zero if it is invalid.
     Validate {
@@ -34,7 +37,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let path = match &cli.command {
-        Command::Run { config } | Command::Validate { config } => config,
+        Command::Run { config, .. } | Command::Validate { config } => config,
     };
     let config = match PipelineConfig::from_file(path) {
         Ok(config) => config,
@@ -49,11 +52,17 @@ fn main() -> ExitCode {
             println!("config is valid");
             ExitCode::SUCCESS
         }
-        Command::Run { .. } => run(config),
+        Command::Run { grace_period_secs, .. } => match std::time::Duration::try_from_secs_f64(grace_period_secs) {
+            Ok(grace) => run(config, grace),
+            Err(_) => {
+                eprintln!("phi-scrub: --grace-period-secs must be a non-negative number");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
-fn run(config: PipelineConfig) -> ExitCode {
+fn run(config: PipelineConfig, grace: std::time::Duration) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -61,7 +70,7 @@ fn run(config: PipelineConfig) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(phi_scrub::host::run(config));
+    let result = runtime.block_on(phi_scrub::host::run(config, grace));
     // A read of stdin may still be parked in a blocking thread after shutdown; do not wait for
     // it (everything read has been processed and flushed by now).
     runtime.shutdown_background();

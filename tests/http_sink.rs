@@ -58,6 +58,10 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// A pipeline: stdin -> phi_scrub (Mixpanel shape) -> http sink (mixpanel_import) -> emulator.
 fn pipeline(emulator: &Emulator, dir: &Path, password: &str, transform: bool) -> PathBuf {
+    pipeline_with(emulator, dir, password, transform, "")
+}
+
+fn pipeline_with(emulator: &Emulator, dir: &Path, password: &str, transform: bool, extra: &str) -> PathBuf {
     let (inputs, phi) = if transform {
         (
             "phi",
@@ -89,18 +93,19 @@ project_id = "12345"
 auth.strategy = "basic"
 auth.user = "svc-user"
 auth.password = "{password}"
-batch.max_events = 50
 batch.timeout_secs = 0.05
-request.concurrency = 4
 request.retry_attempts = 50
 request.retry_initial_backoff_secs = 0.01
 request.retry_max_backoff_secs = 0.05
 request.timeout_secs = 2
 dead_letter.path = "{dead}"
+{extra}
 "#,
         address = emulator.address,
         dead = dir.join("dead.ndjson").display(),
     );
+    let config = if extra.contains("batch.max_events") { config } else { config + "batch.max_events = 50\n" };
+    let config = if extra.contains("request.concurrency") { config } else { config + "request.concurrency = 4\n" };
     let path = dir.join("pipeline.toml");
     std::fs::write(&path, config).unwrap();
     path
@@ -226,4 +231,121 @@ fn wrong_credentials_dead_letter_without_retrying_forever() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unauthorized") && !stderr.contains("wrong-secret"), "{stderr}");
     assert_eq!(emulator.stats()["requests"]["401"].as_u64().unwrap(), 3, "one request per batch of 50, no retries");
+}
+
+/// `N` from the summary line `  source    NAME: in N (…`.
+fn source_count(stderr: &str, name: &str) -> usize {
+    let line =
+        stderr.lines().find(|l| l.trim_start().starts_with("source") && l.contains(&format!("{name}: in "))).unwrap();
+    let rest = line.split(&format!("{name}: in ")).nth(1).unwrap();
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// Starts phi-scrub with stdin kept open; a thread writes `input` and records its progress.
+fn start_streaming(
+    config: &Path,
+    input: Vec<u8>,
+    grace: &str,
+) -> (Child, std::thread::JoinHandle<()>, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let mut child = Command::new(PHI)
+        .args(["run", "--grace-period-secs", grace, "--config"])
+        .arg(config)
+        .env("PHI_HMAC_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let progress = written.clone();
+    let writer = std::thread::spawn(move || {
+        for chunk in input.chunks(4096) {
+            if stdin.write_all(chunk).is_err() {
+                return;
+            }
+            progress.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+        // Keep stdin open: the pipeline ends by signal, not by end of input.
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    });
+    (child, writer, written)
+}
+
+fn sigterm(child: &Child) {
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: 0 kB");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn sigterm_mid_load_drains_everything_read() {
+    let emulator = Emulator::start(&["--rate-slow", "1.0", "--slow-ms", "100"]);
+    let dir = temp_dir("drain");
+    let config = pipeline_with(&emulator, &dir, "svc-secret", true, "");
+    let (child, _writer, _) = start_streaming(&config, segment_events(3000), "30");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    sigterm(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let read = source_count(&stderr, "in");
+    assert!(read > 0, "{stderr}");
+    let (accepted, dead) = assert_exact_accounting(&emulator, &dir, read);
+    assert_eq!((accepted as usize, dead.len()), (read, 0), "{stderr}");
+}
+
+#[test]
+fn events_undelivered_at_the_deadline_become_dead_letters() {
+    let emulator = Emulator::start(&["--rate-500", "1.0"]);
+    let dir = temp_dir("deadline");
+    let config = pipeline_with(&emulator, &dir, "svc-secret", true, "");
+    let (child, _writer, _) = start_streaming(&config, segment_events(300), "1");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    sigterm(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the grace period was not enforced");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let read = source_count(&stderr, "in");
+    let (accepted, dead) = assert_exact_accounting(&emulator, &dir, read);
+    assert_eq!(accepted, 0);
+    assert_eq!(dead.len(), read);
+    assert!(dead.iter().all(|d| d["reason"] == "shutdown deadline passed before delivery"), "{stderr}");
+    assert!(stderr.contains("[shutdown deadline: "), "{stderr}");
+}
+
+#[test]
+fn slow_mixpanel_pushes_back_to_the_source_and_memory_stays_bounded() {
+    let emulator = Emulator::start(&["--rate-slow", "1.0", "--slow-ms", "50"]);
+    let dir = temp_dir("backpressure");
+    let config =
+        pipeline_with(&emulator, &dir, "svc-secret", true, "batch.max_events = 100\nrequest.concurrency = 2\n");
+    let input = segment_events(40_000);
+    let total = input.len();
+    let (child, _writer, written) = start_streaming(&config, input, "60");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let progress = written.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(progress < total, "the writer was never held back: no back-pressure");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while written.load(std::sync::atomic::Ordering::Relaxed) < total {
+        assert!(std::time::Instant::now() < deadline, "stalled");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Let the tail drain, then stop.
+    while emulator.stats()["accepted_unique"].as_u64().unwrap() < 40_000 {
+        assert!(std::time::Instant::now() < deadline, "stalled draining");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let rss = peak_rss_kib(child.id());
+    sigterm(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(rss > 0 && rss < 100 * 1024, "peak RSS {rss} KiB");
+    assert_exact_accounting(&emulator, &dir, 40_000);
 }

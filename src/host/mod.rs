@@ -103,13 +103,31 @@ enum Outcome {
     Sink(String, std::io::Result<Metrics>),
 }
 
-/// Runs the pipeline with this process's stdin and stdout, stopping on SIGINT or SIGTERM.
-pub async fn run(config: PipelineConfig) -> Result<RunSummary, HostError> {
-    let (stop, shutdown) = watch::channel(false);
+/// Shutdown signals: `stop` tells sources to stop accepting; `deadline` tells sinks that the
+/// grace period is over and what is still undelivered must become dead letters.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    /// Flips when sources must stop.
+    pub stop: watch::Receiver<bool>,
+    /// Flips when the drain time is over.
+    pub deadline: watch::Receiver<bool>,
+}
+
+/// Runs the pipeline with this process's stdin and stdout. On SIGINT or SIGTERM sources stop,
+/// and the pipeline drains for at most `grace`; a second signal ends the grace period at once.
+pub async fn run(config: PipelineConfig, grace: std::time::Duration) -> Result<RunSummary, HostError> {
+    let (stop, stop_rx) = watch::channel(false);
+    let (deadline, deadline_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
         let _ = stop.send(true);
+        tokio::select! {
+            () = tokio::time::sleep(grace) => {}
+            () = wait_for_signal() => {}
+        }
+        let _ = deadline.send(true);
     });
+    let shutdown = Shutdown { stop: stop_rx, deadline: deadline_rx };
     run_with_io(config, tokio::io::stdin(), tokio::io::stdout(), shutdown).await
 }
 
@@ -133,7 +151,7 @@ pub async fn run_with_io<R, W>(
     config: PipelineConfig,
     stdin: R,
     stdout: W,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
 ) -> Result<RunSummary, HostError>
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -172,9 +190,10 @@ where
             }
             SinkConfig::Http(c) => {
                 let settings = c.resolve().map_err(|message| HostError::Build { name: name.clone(), message })?;
-                tasks.spawn(
-                    async move { Outcome::Sink(name.clone(), crate::sinks::http::run(&name, settings, rx).await) },
-                );
+                let deadline = shutdown.deadline.clone();
+                tasks.spawn(async move {
+                    Outcome::Sink(name.clone(), crate::sinks::http::run(&name, settings, rx, deadline).await)
+                });
             }
         }
     }
@@ -190,7 +209,7 @@ where
     let mut stdin = Some(stdin);
     for (name, source) in &config.sources {
         let out = take_fanout(name, None);
-        let shutdown = shutdown.clone();
+        let shutdown = shutdown.stop.clone();
         let label: Arc<str> = Arc::from(name.as_str());
         let name = name.clone();
         match source {

@@ -56,7 +56,16 @@ pub async fn run<R: AsyncRead + Unpin>(
         buf.reserve(READ_CHUNK);
         let read = tokio::select! {
             r = reader.read_buf(&mut buf) => r?,
-            _ = shutdown.changed() => break,
+            _ = shutdown.changed() => {
+                // Complete lines already read are passed on; a partial last line is not an event.
+                while let Some(frame) = next_frame(&mut codec, &mut buf, false, &mut metrics) {
+                    push_frame(frame, &name, &mut batch, &mut metrics);
+                }
+                if !batch.is_empty() {
+                    let _ = out.send(batch).await;
+                }
+                break;
+            }
         };
         if read == 0 {
             while let Some(frame) = next_frame(&mut codec, &mut buf, true, &mut metrics) {

@@ -13,9 +13,23 @@ use base64::Engine;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use serde::Deserialize;
 
+use tokio::sync::watch;
+
 use crate::event::Event;
 
 use super::config::{HttpSettings, ResponseMode};
+
+/// Reason given to events still undelivered when the shutdown grace period ends.
+pub const DEADLINE_REASON: &str = "shutdown deadline passed before delivery";
+
+/// Resolves once `deadline` is (or becomes) true; never if its sender is gone while false.
+pub async fn past(mut deadline: watch::Receiver<bool>) {
+    while !*deadline.borrow_and_update() {
+        if deadline.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
 
 /// What became of one batch.
 #[derive(Debug, Default)]
@@ -62,12 +76,18 @@ pub(super) fn headers(settings: &HttpSettings) -> HeaderMap {
     h
 }
 
-/// Delivers `events` (already within the batch limits), retrying and splitting as needed.
-pub async fn deliver(client: &reqwest::Client, settings: &HttpSettings, events: Vec<Event>) -> BatchOutcome {
+/// Delivers `events` (already within the batch limits), retrying and splitting as needed, until
+/// `deadline` turns true: then what is left becomes dead letters.
+pub async fn deliver(
+    client: &reqwest::Client,
+    settings: &HttpSettings,
+    events: Vec<Event>,
+    deadline: watch::Receiver<bool>,
+) -> BatchOutcome {
     let mut outcome = BatchOutcome::default();
     let mut stack = vec![events];
     while let Some(batch) = stack.pop() {
-        match deliver_one(client, settings, batch, &mut outcome).await {
+        match deliver_one(client, settings, batch, &mut outcome, &deadline).await {
             Some(too_large) if too_large.len() > 1 => {
                 let mut first = too_large;
                 let second = first.split_off(first.len() / 2);
@@ -89,13 +109,17 @@ async fn deliver_one(
     settings: &HttpSettings,
     events: Vec<Event>,
     outcome: &mut BatchOutcome,
+    deadline: &watch::Receiver<bool>,
 ) -> Option<Vec<Event>> {
     let body = encode(&events, settings.gzip);
     let started = Instant::now();
     let mut attempt = 0u32;
     loop {
         outcome.requests += 1;
-        let answer = send(client, settings, body.clone()).await;
+        let answer = tokio::select! {
+            answer = send(client, settings, body.clone()) => answer,
+            () = past(deadline.clone()) => Answer::RejectAll(DEADLINE_REASON.into()),
+        };
         let (after, reason) = match answer {
             Answer::Delivered => {
                 outcome.delivered.extend(events);
@@ -120,7 +144,13 @@ async fn deliver_one(
             return None;
         }
         outcome.retries += 1;
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = past(deadline.clone()) => {
+                outcome.dead.extend(events.into_iter().map(|e| (e, DEADLINE_REASON.to_owned())));
+                return None;
+            }
+        }
     }
 }
 

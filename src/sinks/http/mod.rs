@@ -10,12 +10,12 @@ mod deliver;
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use config::{HttpSettings, HttpSinkConfig, Preset, Region, ResponseMode};
-pub use deliver::{deliver, encode, BatchOutcome};
+pub use deliver::{deliver, encode, past, BatchOutcome, DEADLINE_REASON};
 
 use crate::event::Event;
 use crate::metrics::Metrics;
@@ -40,8 +40,15 @@ impl Pending {
     }
 }
 
-/// Runs the sink until its input closes and everything in flight is settled.
-pub async fn run(name: &str, settings: HttpSettings, mut rx: mpsc::Receiver<Vec<Event>>) -> std::io::Result<Metrics> {
+/// Runs the sink until its input closes and everything in flight is settled. When `deadline`
+/// turns true (the shutdown grace period is over), whatever is not delivered yet, in flight,
+/// pending or still arriving, becomes a dead letter with [`DEADLINE_REASON`].
+pub async fn run(
+    name: &str,
+    settings: HttpSettings,
+    mut rx: mpsc::Receiver<Vec<Event>>,
+    deadline: watch::Receiver<bool>,
+) -> std::io::Result<Metrics> {
     let client = reqwest::Client::builder()
         .timeout(settings.request_timeout)
         .build()
@@ -53,29 +60,38 @@ pub async fn run(name: &str, settings: HttpSettings, mut rx: mpsc::Receiver<Vec<
     let mut metrics = Metrics::default();
     let mut pending = Pending::new();
     let mut open = true;
+    let mut expired = false;
     while open || !pending.events.is_empty() {
-        let deadline = pending.deadline;
+        let batch_due = pending.deadline;
         tokio::select! {
             batch = rx.recv(), if open => match batch {
                 Some(batch) => {
                     for event in batch {
                         metrics.events_in += 1;
                         metrics.bytes_in += event.payload.len() as u64;
-                        if let Some(full) = add(&mut pending, event, &settings, &mut metrics, &mut dead_letters)? {
-                            launch(full, &client, &settings, &slots, &mut in_flight).await;
+                        if expired {
+                            dead_letter(event, DEADLINE_REASON, &mut metrics, &mut dead_letters)?;
+                        } else if let Some(full) = add(&mut pending, event, &settings, &mut metrics, &mut dead_letters)? {
+                            launch(full, &client, &settings, &slots, &mut in_flight, &deadline).await;
                         }
                     }
                 }
                 None => open = false,
             },
-            _ = sleep_until(deadline), if deadline.is_some() => {}
+            () = past(deadline.clone()), if !expired => {
+                expired = true;
+                for event in pending.take() {
+                    dead_letter(event, DEADLINE_REASON, &mut metrics, &mut dead_letters)?;
+                }
+            }
+            _ = sleep_until(batch_due), if batch_due.is_some() => {}
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?, &mut metrics, &mut dead_letters)?;
             }
         }
         let due = pending.deadline.is_some_and(|d| d <= Instant::now());
         if !pending.events.is_empty() && (due || !open) {
-            launch(pending.take(), &client, &settings, &slots, &mut in_flight).await;
+            launch(pending.take(), &client, &settings, &slots, &mut in_flight, &deadline).await;
         }
     }
     while let Some(done) = in_flight.join_next().await {
@@ -124,11 +140,12 @@ async fn launch(
     settings: &Arc<HttpSettings>,
     slots: &Arc<Semaphore>,
     in_flight: &mut JoinSet<BatchOutcome>,
+    deadline: &watch::Receiver<bool>,
 ) {
     let Ok(permit) = slots.clone().acquire_owned().await else { return };
-    let (client, settings) = (client.clone(), settings.clone());
+    let (client, settings, deadline) = (client.clone(), settings.clone(), deadline.clone());
     in_flight.spawn(async move {
-        let outcome = deliver(&client, &settings, events).await;
+        let outcome = deliver(&client, &settings, events, deadline).await;
         drop(permit);
         outcome
     });
@@ -176,6 +193,8 @@ fn dead_letter_label(reason: &str) -> &'static str {
         "unauthorized"
     } else if reason.contains("too large") || reason.contains("larger than") {
         "too large"
+    } else if reason == DEADLINE_REASON {
+        "shutdown deadline"
     } else {
         "refused"
     }
