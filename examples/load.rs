@@ -13,7 +13,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lines: Vec<&str> = text.lines().collect();
     let bodies: Vec<String> = lines
         .chunks(100)
-        .map(|c| format!("{{\"batch\":[{}]}}", c.iter().map(|l| l.replacen('{', "{\"type\":\"track\",", 1).replacen(",\"type\":\"track\"", "", 1)).collect::<Vec<_>>().join(",")))
+        .map(|c| {
+            format!(
+                "{{\"batch\":[{}]}}",
+                c.iter()
+                    .map(|l| l.replacen('{', "{\"type\":\"track\",", 1).replacen(",\"type\":\"track\"", "", 1))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })
         .collect();
     let client = reqwest::Client::new();
     let url = format!("{base}/v1/batch");
@@ -26,7 +34,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             loop {
                 let Some(body) = queue.lock().ok().and_then(|mut q| q.pop()) else { return };
                 loop {
-                    let sent = client.post(&url).header("content-type", "application/json").body(body.clone()).send().await;
+                    let sent =
+                        client.post(&url).header("content-type", "application/json").body(body.clone()).send().await;
                     if matches!(sent, Ok(ref r) if r.status() == 200) {
                         break;
                     }

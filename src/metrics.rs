@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 /// One component's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,5 +79,136 @@ impl fmt::Display for RunSummary {
             }
         }
         Ok(())
+    }
+}
+
+/// A component's identity in the registry: its kind (`source`, `transform`, `sink`) and name.
+type ComponentKey = (&'static str, String);
+
+/// One exported series: its name, help text, and how to read it from [`Metrics`].
+type Series = (&'static str, &'static str, fn(&Metrics) -> u64);
+
+/// Live counters of every component, shared with the metrics endpoint. A disabled registry
+/// makes publishing free.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    inner: Option<Arc<Mutex<BTreeMap<ComponentKey, Metrics>>>>,
+}
+
+/// One component's handle on the registry.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    registry: Registry,
+    kind: &'static str,
+    name: String,
+}
+
+impl Registry {
+    /// A registry that keeps what is published.
+    pub fn enabled() -> Self {
+        Self { inner: Some(Arc::default()) }
+    }
+
+    /// The handle a component publishes through.
+    pub fn publisher(&self, kind: &'static str, name: &str) -> Publisher {
+        Publisher { registry: self.clone(), kind, name: name.to_owned() }
+    }
+
+    /// Everything published so far, in Prometheus' text exposition format.
+    pub fn render_prometheus(&self) -> String {
+        let Some(inner) = &self.inner else { return String::new() };
+        let snapshot = inner.lock().map(|m| m.clone()).unwrap_or_default();
+        let mut out = String::new();
+        let series: [Series; 4] = [
+            ("events_in", "Events received by the component.", |m| m.events_in),
+            ("events_out", "Events passed on (sinks: delivered or written).", |m| m.events_out),
+            ("bytes_in", "Payload bytes received.", |m| m.bytes_in),
+            ("bytes_out", "Payload bytes passed on.", |m| m.bytes_out),
+        ];
+        for (name, help, get) in series {
+            out.push_str(&format!("# HELP phi_scrub_{name}_total {help}\n# TYPE phi_scrub_{name}_total counter\n"));
+            for ((kind, id), m) in &snapshot {
+                out.push_str(&format!("phi_scrub_{name}_total{{{}}} {}\n", labels(kind, id), get(m)));
+            }
+        }
+        out.push_str(
+            "# HELP phi_scrub_dropped_total Events refused, by reason.\n# TYPE phi_scrub_dropped_total counter\n",
+        );
+        for ((kind, id), m) in &snapshot {
+            for (reason, n) in &m.dropped {
+                out.push_str(&format!(
+                    "phi_scrub_dropped_total{{{},reason=\"{}\"}} {n}\n",
+                    labels(kind, id),
+                    escape(reason)
+                ));
+            }
+        }
+        let mut counters: BTreeMap<&str, Vec<(&ComponentKey, u64)>> = BTreeMap::new();
+        for (key, m) in &snapshot {
+            for (counter, n) in &m.counters {
+                counters.entry(counter).or_default().push((key, *n));
+            }
+        }
+        for (counter, values) in counters {
+            out.push_str(&format!("# TYPE phi_scrub_{counter}_total counter\n"));
+            for ((kind, id), n) in values {
+                out.push_str(&format!("phi_scrub_{counter}_total{{{}}} {n}\n", labels(kind, id)));
+            }
+        }
+        out
+    }
+}
+
+impl Publisher {
+    /// Whether anything is kept (lets callers skip building a snapshot).
+    pub fn enabled(&self) -> bool {
+        self.registry.inner.is_some()
+    }
+
+    /// Replaces the component's published counters with `metrics`.
+    pub fn publish(&self, metrics: &Metrics) {
+        if let Some(inner) = &self.registry.inner {
+            if let Ok(mut map) = inner.lock() {
+                map.insert((self.kind, self.name.clone()), metrics.clone());
+            }
+        }
+    }
+}
+
+fn labels(kind: &str, id: &str) -> String {
+    format!("component_kind=\"{kind}\",component_id=\"{}\"", escape(id))
+}
+
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_has_counters_by_component_and_reason() {
+        let registry = Registry::enabled();
+        let mut m = Metrics { events_in: 3, events_out: 2, ..Metrics::default() };
+        m.drop_one("duplicate key");
+        m.add("values_hashed", 4);
+        registry.publisher("transform", "phi").publish(&m);
+        let text = registry.render_prometheus();
+        assert!(
+            text.contains("phi_scrub_events_in_total{component_kind=\"transform\",component_id=\"phi\"} 3\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "phi_scrub_dropped_total{component_kind=\"transform\",component_id=\"phi\",reason=\"duplicate key\"} 1\n"
+        ));
+        assert!(text.contains("phi_scrub_values_hashed_total{component_kind=\"transform\",component_id=\"phi\"} 4\n"));
+    }
+
+    #[test]
+    fn disabled_registry_renders_nothing() {
+        let registry = Registry::default();
+        registry.publisher("sink", "x").publish(&Metrics::default());
+        assert_eq!(registry.render_prometheus(), "");
     }
 }

@@ -299,3 +299,47 @@ dead_letter.path = "{dead}"
     assert_eq!(dead.lines().count(), 0, "{dead}");
     assert_eq!(stats["accepted_unique"].as_u64().unwrap() as usize, REQUESTS * PER_REQUEST, "{stats}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_endpoint_serves_prometheus_counters_without_secrets() {
+    let dir = temp_dir("metrics");
+    let (port, metrics_port) = (free_port(), free_port());
+    let config = console_config(&dir, port);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("\n[metrics]\naddress = \"127.0.0.1:{metrics_port}\"\n"));
+    std::fs::write(&config, text).unwrap();
+    let child = start_phi(&config, Stdio::null());
+    wait_listening(port);
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        let r = client
+            .post(format!("http://127.0.0.1:{port}/v1/track"))
+            .basic_auth(WRITE_KEY, Some(""))
+            .json(&track(i))
+            .send();
+        assert_eq!(r.await.unwrap().status(), 200);
+    }
+    let bad = client.post(format!("http://127.0.0.1:{port}/v1/track")).json(&track(9)).send().await.unwrap();
+    assert_eq!(bad.status(), 401);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let body =
+            client.get(format!("http://127.0.0.1:{metrics_port}/metrics")).send().await.unwrap().text().await.unwrap();
+        if body.contains("phi_scrub_events_out_total{component_kind=\"sink\",component_id=\"out\"} 3") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "counters never reached 3:\n{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(body.contains("phi_scrub_events_in_total{component_kind=\"source\",component_id=\"web\"} 3"), "{body}");
+    assert!(
+        body.contains(
+            "phi_scrub_dropped_total{component_kind=\"source\",component_id=\"web\",reason=\"unauthorized\"} 1"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("phi_scrub_events_in_total{component_kind=\"transform\",component_id=\"phi\"} 3"), "{body}");
+    assert!(!body.contains(KEY) && !body.contains(WRITE_KEY) && !body.contains("test-token"));
+    sigterm(&child);
+    assert!(child.wait_with_output().unwrap().status.success());
+}

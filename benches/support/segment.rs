@@ -60,4 +60,3 @@ pub fn segment_event(rng: &mut StdRng, i: usize) -> Value {
         "integrations": {"All": true, "Mixpanel": true}
     })
 }
-

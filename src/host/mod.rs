@@ -15,11 +15,13 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::event::Event;
-use crate::metrics::{Metrics, RunSummary};
+use crate::metrics::{Metrics, Publisher, Registry, RunSummary};
 use crate::plugin::{FunctionTransform, OutputBuffer, DROPPED_OUTPUT};
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
 use crate::topology::{split_input, PipelineConfig};
+
+mod metrics_server;
 
 /// Batches queued on one edge before the sender waits.
 pub const EDGE_CAPACITY: usize = 16;
@@ -174,6 +176,15 @@ where
         fanouts.remove(&(name.to_owned(), output.map(str::to_owned))).unwrap_or_default()
     };
 
+    let registry = if config.metrics.is_some() { Registry::enabled() } else { Registry::default() };
+    let metrics_server = match &config.metrics {
+        Some(m) => Some(metrics_server::start(&m.address, registry.clone()).await.map_err(|source| HostError::Io {
+            kind: "metrics",
+            name: m.address.clone(),
+            source,
+        })?),
+        None => None,
+    };
     let mut tasks = JoinSet::new();
     let mut stdout = Some(stdout);
     for (name, entry) in &config.sinks {
@@ -182,17 +193,21 @@ where
         match &entry.config {
             SinkConfig::Console(_) => {
                 let writer = stdout.take().ok_or(HostError::SharedStdio)?;
-                tasks.spawn(async move { Outcome::Sink(name, crate::sinks::console::run(writer, rx).await) });
+                let publisher = registry.publisher("sink", &name);
+                tasks
+                    .spawn(async move { Outcome::Sink(name, crate::sinks::console::run(writer, rx, publisher).await) });
             }
             SinkConfig::File(c) => {
                 let c = c.clone();
-                tasks.spawn(async move { Outcome::Sink(name, crate::sinks::file::run(c, rx).await) });
+                let publisher = registry.publisher("sink", &name);
+                tasks.spawn(async move { Outcome::Sink(name, crate::sinks::file::run(c, rx, publisher).await) });
             }
             SinkConfig::Http(c) => {
                 let settings = c.resolve().map_err(|message| HostError::Build { name: name.clone(), message })?;
                 let deadline = shutdown.deadline.clone();
+                let publisher = registry.publisher("sink", &name);
                 tasks.spawn(async move {
-                    Outcome::Sink(name.clone(), crate::sinks::http::run(&name, settings, rx, deadline).await)
+                    Outcome::Sink(name.clone(), crate::sinks::http::run(&name, settings, rx, deadline, publisher).await)
                 });
             }
         }
@@ -204,12 +219,16 @@ where
         let primary = take_fanout(name, None);
         let dropped = take_fanout(name, Some(DROPPED_OUTPUT));
         let name = name.clone();
-        tasks.spawn(async move { Outcome::Transform(name, run_transform(transform, rx, primary, dropped).await) });
+        let publisher = registry.publisher("transform", &name);
+        tasks.spawn(async move {
+            Outcome::Transform(name, run_transform(transform, rx, primary, dropped, publisher).await)
+        });
     }
     let mut stdin = Some(stdin);
     for (name, source) in &config.sources {
         let out = take_fanout(name, None);
         let shutdown = shutdown.stop.clone();
+        let publisher = registry.publisher("source", name);
         let label: Arc<str> = Arc::from(name.as_str());
         let name = name.clone();
         match source {
@@ -217,19 +236,23 @@ where
                 let reader = stdin.take().ok_or(HostError::SharedStdio)?;
                 let c = c.clone();
                 tasks.spawn(async move {
-                    Outcome::Source(name, crate::sources::stdin::run(reader, label, c, out, shutdown).await)
+                    Outcome::Source(name, crate::sources::stdin::run(reader, label, c, out, shutdown, publisher).await)
                 });
             }
             SourceConfig::HttpServer(c) => {
                 let c = c.clone();
                 tasks.spawn(async move {
-                    Outcome::Source(name, crate::sources::http_server::run(label, c, out, shutdown).await)
+                    Outcome::Source(name, crate::sources::http_server::run(label, c, out, shutdown, publisher).await)
                 });
             }
         }
     }
     drop(fanouts);
-    collect(tasks).await
+    let summary = collect(tasks).await;
+    if let Some(server) = metrics_server {
+        server.abort();
+    }
+    summary
 }
 
 async fn collect(mut tasks: JoinSet<Outcome>) -> Result<RunSummary, HostError> {
@@ -259,11 +282,15 @@ async fn run_transform(
     mut rx: mpsc::Receiver<Vec<Event>>,
     mut primary: Fanout,
     mut dropped: Fanout,
+    publisher: Publisher,
 ) -> Metrics {
     let mut out = OutputBuffer::new();
     while let Some(batch) = rx.recv().await {
         for event in batch {
             transform.transform(&mut out, event);
+        }
+        if publisher.enabled() {
+            publisher.publish(&transform.metrics());
         }
         let passed = out.take(None);
         let refused = out.take(Some(DROPPED_OUTPUT));

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::event::Event;
 use crate::json::write_escaped_str;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Publisher};
 
 /// `[sinks.NAME] type = "console"`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -18,9 +18,13 @@ use crate::metrics::Metrics;
 pub struct ConsoleConfig {}
 
 /// Writes every event received on `rx` to `writer` until all inputs close.
-pub async fn run<W: AsyncWrite + Unpin>(writer: W, rx: mpsc::Receiver<Vec<Event>>) -> std::io::Result<Metrics> {
+pub async fn run<W: AsyncWrite + Unpin>(
+    writer: W,
+    rx: mpsc::Receiver<Vec<Event>>,
+    publisher: Publisher,
+) -> std::io::Result<Metrics> {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
-    let metrics = write_all(&mut out, rx).await?;
+    let metrics = write_all(&mut out, rx, &publisher).await?;
     out.flush().await?;
     Ok(metrics)
 }
@@ -29,6 +33,7 @@ pub async fn run<W: AsyncWrite + Unpin>(writer: W, rx: mpsc::Receiver<Vec<Event>
 pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     out: &mut W,
     mut rx: mpsc::Receiver<Vec<Event>>,
+    publisher: &Publisher,
 ) -> std::io::Result<Metrics> {
     let mut metrics = Metrics::default();
     let mut line = Vec::new();
@@ -45,6 +50,7 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
                 metrics.add("dead_letters", 1);
             }
         }
+        publisher.publish(&metrics);
     }
     Ok(metrics)
 }

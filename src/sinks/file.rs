@@ -9,7 +9,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use crate::event::Event;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Publisher};
 
 /// `[sinks.NAME] type = "file"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -20,10 +20,14 @@ pub struct FileSinkConfig {
 }
 
 /// Appends every event received on `rx` to the file until all inputs close.
-pub async fn run(config: FileSinkConfig, rx: mpsc::Receiver<Vec<Event>>) -> std::io::Result<Metrics> {
+pub async fn run(
+    config: FileSinkConfig,
+    rx: mpsc::Receiver<Vec<Event>>,
+    publisher: Publisher,
+) -> std::io::Result<Metrics> {
     let file = tokio::fs::OpenOptions::new().create(true).append(true).open(&config.path).await?;
     let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
-    let metrics = super::console::write_all(&mut file, rx).await?;
+    let metrics = super::console::write_all(&mut file, rx, &publisher).await?;
     file.flush().await?;
     file.get_ref().sync_all().await?;
     Ok(metrics)

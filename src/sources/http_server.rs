@@ -33,7 +33,7 @@ use super::segment::{prepare_batch, prepare_call, split_generic, BodyError};
 use crate::event::{AckGroup, Event};
 use crate::host::{Fanout, SendError};
 use crate::json::ScanState;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Publisher};
 use crate::pseudonym::SecretBytes;
 
 const fn default_max_event_bytes() -> usize {
@@ -88,6 +88,7 @@ struct Ctx {
     /// Taken at shutdown, so the pipeline can drain even if a client holds a connection open.
     out: Mutex<Option<Fanout>>,
     metrics: Mutex<Metrics>,
+    publisher: Publisher,
 }
 
 /// Serves until `shutdown` flips, then lets open requests finish within the grace period.
@@ -96,10 +97,12 @@ pub async fn run(
     config: HttpServerConfig,
     out: Fanout,
     mut shutdown: watch::Receiver<bool>,
+    publisher: Publisher,
 ) -> std::io::Result<Metrics> {
     let listener = TcpListener::bind(&config.address).await?;
     let grace = Duration::try_from_secs_f64(config.shutdown_grace_secs).unwrap_or(Duration::from_secs(10));
-    let ctx = Arc::new(Ctx { name, config, out: Mutex::new(Some(out)), metrics: Mutex::new(Metrics::default()) });
+    let ctx =
+        Arc::new(Ctx { name, config, out: Mutex::new(Some(out)), metrics: Mutex::new(Metrics::default()), publisher });
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -140,6 +143,7 @@ fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
 fn refuse(ctx: &Ctx, status: StatusCode, label: &'static str, message: &str) -> Response<Full<Bytes>> {
     if let Ok(mut m) = ctx.metrics.lock() {
         m.drop_one(label);
+        ctx.publisher.publish(&m);
     }
     reply(status, message)
 }
@@ -289,5 +293,6 @@ fn count_in(ctx: &Ctx, events: u64, bytes: usize) {
         m.events_out += events;
         m.bytes_in += bytes as u64;
         m.add("requests", 1);
+        ctx.publisher.publish(&m);
     }
 }

@@ -15,7 +15,7 @@ use tokio_util::codec::{AnyDelimiterCodec, Decoder};
 
 use crate::event::Event;
 use crate::host::Fanout;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Publisher};
 
 /// Default maximum line length: 1 MiB (Mixpanel refuses events of 1 MB and more anyway).
 pub const fn default_max_length() -> usize {
@@ -41,6 +41,7 @@ pub async fn run<R: AsyncRead + Unpin>(
     config: StdinConfig,
     mut out: Fanout,
     mut shutdown: watch::Receiver<bool>,
+    publisher: Publisher,
 ) -> std::io::Result<Metrics> {
     let mut codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), config.max_length);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
@@ -50,8 +51,11 @@ pub async fn run<R: AsyncRead + Unpin>(
         while let Some(frame) = next_frame(&mut codec, &mut buf, false, &mut metrics) {
             push_frame(frame, &name, &mut batch, &mut metrics);
         }
-        if !batch.is_empty() && out.send(std::mem::take(&mut batch)).await.is_err() {
-            break;
+        if !batch.is_empty() {
+            publisher.publish(&metrics);
+            if out.send(std::mem::take(&mut batch)).await.is_err() {
+                break;
+            }
         }
         buf.reserve(READ_CHUNK);
         let read = tokio::select! {

@@ -30,7 +30,7 @@ pub enum ConfigError {
     Toml(String),
     #[error("`{at}`: {source}")]
     Interpolate { at: String, source: InterpolateError },
-    #[error("unknown top-level table `{0}`; expected sources, transforms or sinks")]
+    #[error("unknown top-level table `{0}`; expected sources, transforms, sinks or metrics")]
     UnknownSection(String),
     #[error("{kind} `{name}`: {message}")]
     Component { kind: &'static str, name: String, message: String },
@@ -66,9 +66,19 @@ pub struct SinkEntry {
     pub config: SinkConfig,
 }
 
+/// `[metrics]`: a Prometheus text endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` serving `GET /metrics`.
+    pub address: String,
+}
+
 /// A validated pipeline config.
 #[derive(Debug)]
 pub struct PipelineConfig {
+    /// The metrics endpoint, if any.
+    pub metrics: Option<MetricsConfig>,
     /// Sources by name.
     pub sources: BTreeMap<String, SourceConfig>,
     /// Transforms by name.
@@ -89,7 +99,8 @@ impl PipelineConfig {
     pub fn from_toml(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
         interpolate_table(&mut root, "", env)?;
-        let mut config = Self { sources: BTreeMap::new(), transforms: BTreeMap::new(), sinks: BTreeMap::new() };
+        let mut config =
+            Self { metrics: None, sources: BTreeMap::new(), transforms: BTreeMap::new(), sinks: BTreeMap::new() };
         for (section, value) in root {
             let components = match value {
                 toml::Value::Table(t) => t,
@@ -99,6 +110,12 @@ impl PipelineConfig {
                 "sources" => config.parse_sources(components)?,
                 "transforms" => config.parse_transforms(components)?,
                 "sinks" => config.parse_sinks(components)?,
+                "metrics" => {
+                    let m: MetricsConfig = toml::Value::Table(components)
+                        .try_into()
+                        .map_err(|e: toml::de::Error| component_error("metrics", "metrics", e.message()))?;
+                    config.metrics = Some(m);
+                }
                 _ => return Err(ConfigError::UnknownSection(section)),
             }
         }

@@ -18,7 +18,7 @@ pub use config::{HttpSettings, HttpSinkConfig, Preset, Region, ResponseMode};
 pub use deliver::{deliver, encode, past, BatchOutcome, DEADLINE_REASON};
 
 use crate::event::Event;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Publisher};
 use crate::sinks::dead_letter::DeadLetterWriter;
 
 /// Events waiting to be sent, with their encoded size.
@@ -48,6 +48,7 @@ pub async fn run(
     settings: HttpSettings,
     mut rx: mpsc::Receiver<Vec<Event>>,
     deadline: watch::Receiver<bool>,
+    publisher: Publisher,
 ) -> std::io::Result<Metrics> {
     let client = reqwest::Client::builder()
         .timeout(settings.request_timeout)
@@ -89,6 +90,7 @@ pub async fn run(
                 settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?, &mut metrics, &mut dead_letters)?;
             }
         }
+        publisher.publish(&metrics);
         let due = pending.deadline.is_some_and(|d| d <= Instant::now());
         if !pending.events.is_empty() && (due || !open) {
             launch(pending.take(), &client, &settings, &slots, &mut in_flight, &deadline).await;
@@ -100,6 +102,7 @@ pub async fn run(
     if let Some(writer) = dead_letters {
         writer.finish()?;
     }
+    publisher.publish(&metrics);
     Ok(metrics)
 }
 
