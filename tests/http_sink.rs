@@ -111,12 +111,19 @@ dead_letter.path = "{dead}"
     path
 }
 
+/// An hour ago, RFC 3339: recent enough for `/track`, which drops events older than 5 days.
+fn recent_timestamp() -> String {
+    let t = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
 fn segment_events(n: usize) -> Vec<u8> {
+    let timestamp = recent_timestamp();
     let mut out = Vec::new();
     for i in 0..n {
         let line = serde_json::json!({
             "type": "track", "event": "Provider Searched", "userId": format!("user-{}", i % 37),
-            "messageId": format!("msg-{i}"), "timestamp": "2026-11-28T10:00:00Z",
+            "messageId": format!("msg-{i}"), "timestamp": timestamp,
             "properties": {"specialty": "cardiology", "name": "Pat Doe", "i": i}
         });
         out.extend_from_slice(line.to_string().as_bytes());
@@ -348,4 +355,51 @@ fn slow_mixpanel_pushes_back_to_the_source_and_memory_stays_bounded() {
     assert!(out.status.success());
     assert!(rss > 0 && rss < 100 * 1024, "peak RSS {rss} KiB");
     assert_exact_accounting(&emulator, &dir, 40_000);
+}
+
+#[test]
+fn track_preset_delivers_with_the_token_in_each_event() {
+    let emulator = Emulator::start(&[]);
+    let dir = temp_dir("track");
+    let config = format!(
+        r#"
+[sources.in]
+type = "stdin"
+[transforms.phi]
+type = "phi_scrub"
+inputs = ["in"]
+key = "${{PHI_HMAC_KEY}}"
+[transforms.phi.mixpanel]
+token = "test-token"
+[transforms.second]
+type = "phi_scrub"
+inputs = ["phi"]
+key = "${{PHI_HMAC_KEY}}"
+drop = ["properties.i"]
+[sinks.mixpanel]
+type = "http"
+inputs = ["second"]
+preset = "mixpanel_track"
+uri = "http://{}"
+batch.timeout_secs = 0.05
+dead_letter.path = "{}"
+[sinks.copy]
+type = "file"
+inputs = ["second"]
+path = "{}"
+"#,
+        emulator.address,
+        dir.join("dead.ndjson").display(),
+        dir.join("copy.ndjson").display()
+    );
+    let path = dir.join("track.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = run(&path, segment_events(100));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (accepted, dead) = assert_exact_accounting(&emulator, &dir, 100);
+    assert_eq!((accepted, dead.len()), (100, 0));
+    // Chained transforms and fan-out: the file sink got the same 100 events, `i` dropped by the second.
+    let copy = std::fs::read_to_string(dir.join("copy.ndjson")).unwrap();
+    assert_eq!(copy.lines().count(), 100);
+    assert!(copy.lines().all(|l| serde_json::from_str::<Value>(l).unwrap()["properties"].get("i").is_none()));
 }

@@ -49,9 +49,15 @@ fn sigterm(child: &Child) {
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
 }
 
+/// An hour ago, RFC 3339: recent enough for `/track`, which drops events older than 5 days.
+fn recent_timestamp() -> String {
+    let t = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
 fn track(i: usize) -> Value {
     json!({"event": "Provider Searched", "userId": format!("user-{i}"), "messageId": format!("m-{i}"),
-           "timestamp": "2026-11-28T10:00:00Z", "properties": {"specialty": "x", "email": "pat@example.com"}})
+           "timestamp": recent_timestamp(), "properties": {"specialty": "x", "email": "pat@example.com"}})
 }
 
 const PHI_BLOCK: &str = r#"
@@ -342,4 +348,65 @@ async fn metrics_endpoint_serves_prometheus_counters_without_secrets() {
     assert!(!body.contains(KEY) && !body.contains(WRITE_KEY) && !body.contains("test-token"));
     sigterm(&child);
     assert!(child.wait_with_output().unwrap().status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pipeline_answers_503_with_retry_after_instead_of_buffering() {
+    // Mixpanel is down (every request 500, long backoff): the sink holds its batches, the
+    // channels fill up, and the source must refuse rather than grow.
+    let emulator = Emulator::start(&["--rate-500", "1.0"]);
+    let dir = temp_dir("full");
+    let port = free_port();
+    let text = format!(
+        r#"[sources.web]
+type = "http_server"
+address = "127.0.0.1:{port}"
+{PHI_BLOCK}
+[sinks.mixpanel]
+type = "http"
+inputs = ["phi"]
+preset = "mixpanel_track"
+uri = "http://{address}"
+batch.max_events = 1
+request.concurrency = 1
+request.retry_initial_backoff_secs = 30
+request.retry_max_backoff_secs = 30
+dead_letter.path = "{dead}"
+"#,
+        address = emulator.address,
+        dead = dir.join("dead.ndjson").display()
+    );
+    let config = dir.join("full.toml");
+    std::fs::write(&config, text).unwrap();
+    let child = Command::new(PHI)
+        .args(["run", "--grace-period-secs", "1", "--config"])
+        .arg(&config)
+        .env("PHI_HMAC_KEY", KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let client = reqwest::Client::new();
+    let mut accepted = 0usize;
+    let mut refused = None;
+    for i in 0..500 {
+        let r = client.post(format!("http://127.0.0.1:{port}/v1/track")).json(&track(i)).send().await.unwrap();
+        match r.status().as_u16() {
+            200 => accepted += 1,
+            503 => {
+                refused = Some(r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()));
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(refused, Some(Some("1".to_owned())), "never refused after {accepted} events");
+    assert!(accepted < 500);
+    sigterm(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    // Nothing accepted was lost: after the 1 s grace period every one is a dead letter.
+    let dead = std::fs::read_to_string(dir.join("dead.ndjson")).unwrap();
+    assert_eq!(dead.lines().count(), accepted, "{}", String::from_utf8_lossy(&out.stderr));
 }

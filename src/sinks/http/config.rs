@@ -207,3 +207,53 @@ impl HttpSinkConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str) -> Result<HttpSettings, String> {
+        toml::from_str::<HttpSinkConfig>(text).unwrap().resolve()
+    }
+
+    const AUTH: &str = "auth = { strategy = \"basic\", user = \"u\", password = \"p\" }\n";
+
+    #[test]
+    fn import_preset_builds_the_strict_url_per_region() {
+        for (region, host) in [("us", mixpanel::HOST_US), ("eu", mixpanel::HOST_EU), ("in", mixpanel::HOST_IN)] {
+            let s =
+                resolve(&format!("preset = \"mixpanel_import\"\nregion = \"{region}\"\nproject_id = \"42\"\n{AUTH}"))
+                    .unwrap();
+            assert_eq!(s.url, format!("{host}/import?strict=1&project_id=42"));
+            assert!(s.gzip && s.mode == ResponseMode::MixpanelStrict);
+            assert_eq!((s.max_events, s.max_bytes), (2000, 2 * 1024 * 1024));
+        }
+    }
+
+    #[test]
+    fn uri_overrides_the_host_and_track_uses_verbose() {
+        let s = resolve("preset = \"mixpanel_track\"\nuri = \"http://127.0.0.1:9/\"\n").unwrap();
+        assert_eq!(s.url, "http://127.0.0.1:9/track?verbose=1");
+        assert_eq!(s.mode, ResponseMode::MixpanelVerbose);
+    }
+
+    #[test]
+    fn import_preset_requires_credentials_and_project() {
+        assert!(resolve("preset = \"mixpanel_import\"\nproject_id = \"42\"\n").unwrap_err().contains("auth"));
+        assert!(resolve(&format!("preset = \"mixpanel_import\"\n{AUTH}")).unwrap_err().contains("project_id"));
+    }
+
+    #[test]
+    fn limits_above_mixpanels_are_refused() {
+        let text = format!("preset = \"mixpanel_import\"\nproject_id = \"1\"\n{AUTH}batch = {{ max_events = 5000 }}\n");
+        assert!(resolve(&text).is_err());
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let c: HttpSinkConfig =
+            toml::from_str(&format!("preset = \"mixpanel_import\"\nproject_id = \"1\"\n{AUTH}")).unwrap();
+        let text = format!("{c:?} {:?}", c.resolve().unwrap());
+        assert!(!text.contains("password: \"p\"") && text.contains("redacted"), "{text}");
+    }
+}
