@@ -63,6 +63,9 @@ pub struct EmulatorConfig {
     pub rate_slow: f64,
     /// Delay of a slow answer.
     pub slow_ms: u64,
+    /// Append every newly accepted event here, and reload it at start, so that what was
+    /// accepted survives a restart of the emulator (as it would at Mixpanel).
+    pub journal: Option<std::path::PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -79,12 +82,14 @@ impl Default for EmulatorConfig {
             rate_drop: 0.0,
             rate_slow: 0.0,
             slow_ms: 2000,
+            journal: None,
         }
     }
 }
 
 #[derive(Debug, Default)]
 struct State {
+    journal: Option<std::fs::File>,
     seen: HashSet<(String, String, i64, String)>,
     events: Vec<Bytes>,
     accepted_total: u64,
@@ -98,7 +103,21 @@ type Shared = Arc<(EmulatorConfig, Mutex<State>)>;
 
 /// Serves until the task is dropped.
 pub async fn serve(listener: TcpListener, config: EmulatorConfig) -> std::io::Result<()> {
-    let shared: Shared = Arc::new((config, Mutex::new(State::default())));
+    let mut state = State::default();
+    if let Some(path) = &config.journal {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            for line in text.lines() {
+                if let Ok(event) = serde_json::from_str::<Value>(line) {
+                    if let Ok(key) = validate_event(&event, i64::MAX / 2, None) {
+                        state.seen.insert(key);
+                        state.events.push(Bytes::from(line.to_owned()));
+                    }
+                }
+            }
+        }
+        state.journal = Some(std::fs::OpenOptions::new().create(true).append(true).open(path)?);
+    }
+    let shared: Shared = Arc::new((config, Mutex::new(state)));
     loop {
         let (stream, _) = listener.accept().await?;
         let shared = shared.clone();
@@ -305,7 +324,12 @@ async fn track(req: Request<Incoming>, config: &EmulatorConfig, state: &Mutex<St
 fn accept(s: &mut State, key: (String, String, i64, String), event: &Value) {
     s.accepted_total += 1;
     if s.seen.insert(key) {
-        s.events.push(Bytes::from(event.to_string()));
+        let line = event.to_string();
+        if let Some(journal) = &mut s.journal {
+            use std::io::Write;
+            let _ = writeln!(journal, "{line}");
+        }
+        s.events.push(Bytes::from(line));
     } else {
         s.duplicates += 1;
     }

@@ -45,6 +45,9 @@ struct Args {
     /// Delay of a slow answer, in milliseconds.
     #[arg(long, default_value_t = 2000)]
     slow_ms: u64,
+    /// Journal of accepted events, reloaded at start (state survives a restart).
+    #[arg(long)]
+    journal: Option<std::path::PathBuf>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -64,6 +67,7 @@ async fn main() -> std::io::Result<()> {
         rate_drop: a.rate_drop,
         rate_slow: a.rate_slow,
         slow_ms: a.slow_ms,
+        journal: a.journal,
     };
     serve(listener, config).await
 }

@@ -75,6 +75,16 @@ fn hash_numbers_on_their_json_text() {
 }
 
 #[test]
+fn hash_of_a_huge_integer_uses_its_exact_text() {
+    // Found by the `rewrite` fuzz target: a parser that goes through f64 would hash
+    // "3.333333333333333e69" instead of the digits that were sent.
+    let digits = format!("{}0", "3".repeat(69));
+    let mut t = build(r#"hash = ["userId"]"#);
+    let v = run_json(&mut t, &format!(r#"{{"type":"x","userId":{digits}}}"#));
+    assert_eq!(v["userId"], json!(hmac_hex(&digits)));
+}
+
+#[test]
 fn hash_keeps_null_and_absent() {
     let mut t = build(r#"hash = ["userId", "other"]"#);
     assert_eq!(run(&mut t, r#"{"userId":null}"#).unwrap(), r#"{"userId":null}"#);
