@@ -103,3 +103,27 @@ fn huge_valid_numbers_and_unicode_pass_through_exactly() {
     let raw = String::from_utf8(out.primary()[0].payload.to_vec()).unwrap();
     assert!(raw.contains(r#""n":123456789012345678901234567890"#), "numbers are copied as text: {raw}");
 }
+
+/// Found by the `rewrite` fuzz target (fuzz/regressions/rewrite/): a number under a `hash` path
+/// hashes on the exact text sent (`30e7`, a 70-digit integer), not on a rounded double.
+#[test]
+fn fuzz_regressions_numbers_hash_on_their_exact_text() {
+    use phi_scrub::pseudonym::{Algorithm, Pseudonymizer, SecretBytes};
+    use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
+    let config: PhiScrubConfig = toml::from_str(&format!("key = \"{KEY}\"\nhash = [\"userId\"]")).unwrap();
+    let mut t = PhiScrub::new(&config).unwrap();
+    let pseudo = Pseudonymizer::new(Algorithm::HmacSha256, &SecretBytes::new(KEY.as_bytes().to_vec())).unwrap();
+    for (file, text) in
+        [("huge-integer-userid", format!("{}0", "3".repeat(53))), ("exponent-userid", "30e7".to_owned())]
+    {
+        let path = format!("{}/fuzz/regressions/rewrite/{file}", env!("CARGO_MANIFEST_DIR"));
+        let input = std::fs::read(path).unwrap();
+        assert!(String::from_utf8_lossy(&input).contains(&format!("\"userId\":{text}")));
+        let out: Value = serde_json::from_slice(t.rewrite(&input).unwrap()).unwrap();
+        assert_eq!(
+            out["userId"],
+            json!(String::from_utf8(pseudo.hash_hex(text.as_bytes()).to_vec()).unwrap()),
+            "{file}"
+        );
+    }
+}

@@ -23,7 +23,17 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn start_emulator(port: u16, journal: &PathBuf) -> Child {
+/// The emulator process, killed and reaped when dropped.
+struct Emulator(Child);
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_emulator(port: u16, journal: &PathBuf) -> Emulator {
     let mut child = Command::new(EMULATOR)
         .args(["--address", &format!("127.0.0.1:{port}"), "--journal"])
         .arg(journal)
@@ -35,7 +45,7 @@ fn start_emulator(port: u16, journal: &PathBuf) -> Child {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.starts_with("listening on"), "{line}");
-    child
+    Emulator(child)
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -114,13 +124,16 @@ dead_letter.path = "{dead}"
                     return;
                 }
                 let items: Vec<Value> = (r * PER_REQUEST..((r + 1) * PER_REQUEST).min(total))
-                    .map(|i| json!({"type": "track", "event": "Load", "userId": format!("u-{}", i % 1000),
+                    .map(|i| {
+                        json!({"type": "track", "event": "Load", "userId": format!("u-{}", i % 1000),
                                     "messageId": format!("load-{i}"), "timestamp": "2026-11-28T10:00:00Z",
-                                    "properties": {"specialty": "x", "name": "Pat Doe"}}))
+                                    "properties": {"specialty": "x", "name": "Pat Doe"}})
+                    })
                     .collect();
                 let body = json!({"batch": items}).to_string();
                 loop {
-                    let sent = client.post(&url).header("content-type", "application/json").body(body.clone()).send().await;
+                    let sent =
+                        client.post(&url).header("content-type", "application/json").body(body.clone()).send().await;
                     if matches!(sent, Ok(ref resp) if resp.status() == 200) {
                         break;
                     }
@@ -137,8 +150,7 @@ dead_letter.path = "{dead}"
     while workers.iter().any(|w| !w.is_finished()) {
         peak_rss = peak_rss.max(rss_kib(phi.id()));
         if !restarted && next.load(Ordering::Relaxed) as usize > requests / 3 {
-            emulator.kill().unwrap();
-            emulator.wait().unwrap();
+            drop(emulator);
             tokio::time::sleep(Duration::from_millis(300)).await;
             emulator = start_emulator(emulator_port, &journal);
             restarted = true;
@@ -162,7 +174,7 @@ dead_letter.path = "{dead}"
         .unwrap();
     let accepted = stats["accepted_unique"].as_u64().unwrap() as usize;
     let dead = std::fs::read_to_string(dir.join("dead.ndjson")).unwrap_or_default().lines().count();
-    let _ = emulator.kill();
+    drop(emulator);
     eprintln!(
         "load: {total} events, accepted {accepted}, dead letters {dead}, client retries {}, peak RSS {} MiB\n{}",
         refused.load(Ordering::Relaxed),

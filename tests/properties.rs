@@ -33,7 +33,7 @@ fn build(allow: bool) -> (PhiScrub, RefPolicy) {
     if allow {
         rules.extend(ALLOW.iter().map(|p| (segs(p), Act::Allow)));
     }
-    (PhiScrub::new(&config).unwrap(), RefPolicy { rules, allow_mode: allow })
+    (PhiScrub::new(&config).unwrap(), RefPolicy { rules, allow_mode: allow, numbers_hash_as_marker: false })
 }
 
 fn pseudonymizer() -> Pseudonymizer {

@@ -5,7 +5,6 @@
 use phi_scrub::pseudonym::Pseudonymizer;
 use serde_json::{Map, Value};
 
-
 #[derive(Clone, Debug, PartialEq)]
 pub enum Seg {
     Key(String),
@@ -23,7 +22,14 @@ pub enum Act {
 pub struct RefPolicy {
     pub rules: Vec<(Vec<Seg>, Act)>,
     pub allow_mode: bool,
+    /// `serde_json::Value` does not keep a number's exact text (`30e7`, 70-digit integers), and
+    /// phi-scrub hashes exactly the text sent. When set, a hashed number becomes the marker
+    /// [`HASHED_NUMBER`] for the caller to match against any 64-hex pseudonym.
+    pub numbers_hash_as_marker: bool,
 }
+
+/// See [`RefPolicy::numbers_hash_as_marker`].
+pub const HASHED_NUMBER: &str = "<hashed number>";
 
 pub fn segs(path: &str) -> Vec<Seg> {
     path.split('.')
@@ -78,6 +84,7 @@ impl RefPolicy {
             let act = self.action(path);
             let result = match act {
                 Some(Act::Drop) => None,
+                Some(Act::Hash) if self.numbers_hash_as_marker && v.is_number() => Some(Value::from(HASHED_NUMBER)),
                 Some(Act::Hash) => hash_ref(v, h),
                 _ => self.apply_value(v, path, allowed || act == Some(Act::Allow), h),
             };
@@ -113,7 +120,6 @@ fn hash_ref(v: &Value, h: &Pseudonymizer) -> Option<Value> {
     };
     Some(Value::String(String::from_utf8(h.hash_hex(text.as_bytes()).to_vec()).unwrap()))
 }
-
 
 /// Walks any JSON value and fails on a duplicate key in any object (serde_json's `Value` would
 /// keep the last one silently).
@@ -199,5 +205,37 @@ pub fn strictly_valid(bytes: &[u8], max_depth: usize) -> Option<Map<String, Valu
     match value {
         Value::Object(o) => Some(o),
         _ => None,
+    }
+}
+
+/// Replaces each [`HASHED_NUMBER`] marker in `want` by the value at the same place in `got`,
+/// after checking that it is a 64-character lowercase hex pseudonym.
+pub fn resolve_number_markers(got: &Value, want: &mut Value) -> Result<(), String> {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            for (k, wv) in w.iter_mut() {
+                if let Some(gv) = g.get(k) {
+                    resolve_number_markers(gv, wv)?;
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(g), Value::Array(w)) => {
+            for (gv, wv) in g.iter().zip(w.iter_mut()) {
+                resolve_number_markers(gv, wv)?;
+            }
+            Ok(())
+        }
+        (got, want) if want.as_str() == Some(HASHED_NUMBER) => {
+            let ok = got
+                .as_str()
+                .is_some_and(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+            if !ok {
+                return Err(format!("expected a pseudonym for a hashed number, got {got}"));
+            }
+            *want = got.clone();
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
