@@ -184,3 +184,33 @@ fn sigterm_stops_reading_flushes_and_prints_the_summary() {
     assert_eq!(lines(&out).len(), 10);
     assert!(stderr(&out).contains("phi-scrub summary"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_line_of_64_mib_is_skipped_without_being_buffered() {
+    let mut child = Command::new(BIN)
+        .args(["run", "--config", &root("tests/data/mixpanel.toml")])
+        .env("PHI_HMAC_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    stdin.write_all(b"{\"event\":\"").unwrap();
+    for _ in 0..64 {
+        stdin.write_all(&chunk).unwrap();
+    }
+    stdin.write_all(b"\"}\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak_kib: u64 =
+        status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(peak_kib < 32 * 1024, "peak RSS {peak_kib} KiB while reading a 64 MiB line");
+    assert!(stderr(&out).contains("[line too long: 1]"), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"");
+}

@@ -179,10 +179,10 @@ fn happy_path_delivers_everything_scrubbed() {
 fn rate_limit_storm_is_retried_until_everything_is_delivered() {
     let emulator = Emulator::start(&["--rate-429", "0.6", "--retry-after-secs", "0"]);
     let dir = temp_dir("storm");
-    let out = run(&pipeline(&emulator, &dir, "svc-secret", true), segment_events(400));
+    let out = run(&pipeline(&emulator, &dir, "svc-secret", true), segment_events(1000));
     assert!(out.status.success());
-    let (accepted, _) = assert_exact_accounting(&emulator, &dir, 400);
-    assert_eq!(accepted, 400);
+    let (accepted, _) = assert_exact_accounting(&emulator, &dir, 1000);
+    assert_eq!(accepted, 1000);
     assert!(emulator.stats()["requests"]["429"].as_u64().unwrap() > 0);
     assert!(String::from_utf8_lossy(&out.stderr).contains("retries"));
 }
@@ -191,10 +191,12 @@ fn rate_limit_storm_is_retried_until_everything_is_delivered() {
 fn intermittent_500s_and_dropped_connections_lose_nothing() {
     let emulator = Emulator::start(&["--rate-500", "0.3", "--rate-drop", "0.2"]);
     let dir = temp_dir("flaky");
-    let out = run(&pipeline(&emulator, &dir, "svc-secret", true), segment_events(400));
+    // 1000 events in batches of 50: at least 20 requests, so a run without any fault has a
+    // probability of 0.5^20 (about one in a million).
+    let out = run(&pipeline(&emulator, &dir, "svc-secret", true), segment_events(1000));
     assert!(out.status.success());
-    let (accepted, _) = assert_exact_accounting(&emulator, &dir, 400);
-    assert_eq!(accepted, 400);
+    let (accepted, _) = assert_exact_accounting(&emulator, &dir, 1000);
+    assert_eq!(accepted, 1000);
     let stats = emulator.stats();
     assert!(stats["requests"]["500"].as_u64().unwrap_or(0) + stats["dropped_connections"].as_u64().unwrap() > 0);
 }

@@ -22,6 +22,28 @@ use super::config::{HttpSettings, ResponseMode};
 /// Reason given to events still undelivered when the shutdown grace period ends.
 pub const DEADLINE_REASON: &str = "shutdown deadline passed before delivery";
 
+/// Why the sink gave an event up: a stable `label` (the counter in the summary and metrics) and
+/// the `detail` written to the dead-letter file (Mixpanel's message, the last status, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GiveUp {
+    /// Counter label, e.g. `retries exhausted`.
+    pub label: &'static str,
+    /// Full reason.
+    pub detail: String,
+}
+
+impl GiveUp {
+    /// A reason with its label.
+    pub fn new(label: &'static str, detail: impl Into<String>) -> Self {
+        Self { label, detail: detail.into() }
+    }
+
+    /// The shutdown grace period ended first.
+    pub fn deadline() -> Self {
+        Self::new("shutdown deadline", DEADLINE_REASON)
+    }
+}
+
 /// Resolves once `deadline` is (or becomes) true; never if its sender is gone while false.
 pub async fn past(mut deadline: watch::Receiver<bool>) {
     while !*deadline.borrow_and_update() {
@@ -37,7 +59,7 @@ pub struct BatchOutcome {
     /// Events Mixpanel accepted.
     pub delivered: Vec<Event>,
     /// Events given up, with the reason.
-    pub dead: Vec<(Event, String)>,
+    pub dead: Vec<(Event, GiveUp)>,
     /// Retries made.
     pub retries: u64,
     /// Requests sent.
@@ -47,8 +69,8 @@ pub struct BatchOutcome {
 enum Answer {
     Delivered,
     /// Strict mode: these indexes failed (with reasons); the others were ingested.
-    Partial(Vec<(usize, String)>),
-    RejectAll(String),
+    Partial(Vec<(usize, GiveUp)>),
+    RejectAll(GiveUp),
     TooLarge,
     Retry {
         after: Option<Duration>,
@@ -95,7 +117,8 @@ pub async fn deliver(
                 stack.push(first);
             }
             Some(single) => {
-                outcome.dead.extend(single.into_iter().map(|e| (e, "event too large for mixpanel (413)".to_owned())))
+                let reason = GiveUp::new("too large", "event too large for mixpanel (413)");
+                outcome.dead.extend(single.into_iter().map(|e| (e, reason.clone())))
             }
             None => {}
         }
@@ -118,7 +141,7 @@ async fn deliver_one(
         outcome.requests += 1;
         let answer = tokio::select! {
             answer = send(client, settings, body.clone()) => answer,
-            () = past(deadline.clone()) => Answer::RejectAll(DEADLINE_REASON.into()),
+            () = past(deadline.clone()) => Answer::RejectAll(GiveUp::deadline()),
         };
         let (after, reason) = match answer {
             Answer::Delivered => {
@@ -139,7 +162,8 @@ async fn deliver_one(
         attempt += 1;
         let delay = backoff(settings, attempt, after);
         if attempt > settings.retry_attempts || started.elapsed() + delay > settings.max_retry_duration {
-            let reason = format!("retries exhausted after {} attempts: {reason}", attempt);
+            let reason =
+                GiveUp::new("retries exhausted", format!("retries exhausted after {attempt} attempts: {reason}"));
             outcome.dead.extend(events.into_iter().map(|e| (e, reason.clone())));
             return None;
         }
@@ -147,15 +171,15 @@ async fn deliver_one(
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = past(deadline.clone()) => {
-                outcome.dead.extend(events.into_iter().map(|e| (e, DEADLINE_REASON.to_owned())));
+                outcome.dead.extend(events.into_iter().map(|e| (e, GiveUp::deadline())));
                 return None;
             }
         }
     }
 }
 
-fn settle_partial(events: Vec<Event>, failed: Vec<(usize, String)>, outcome: &mut BatchOutcome) {
-    let mut reasons: Vec<Option<String>> = vec![None; events.len()];
+fn settle_partial(events: Vec<Event>, failed: Vec<(usize, GiveUp)>, outcome: &mut BatchOutcome) {
+    let mut reasons: Vec<Option<GiveUp>> = vec![None; events.len()];
     for (index, reason) in failed {
         if let Some(slot) = reasons.get_mut(index) {
             *slot = Some(reason);
@@ -257,8 +281,11 @@ fn classify(status: u16, retry_after: Option<Duration>, body: &[u8], mode: Respo
     match status {
         200..=299 if mode == ResponseMode::MixpanelVerbose => match serde_json::from_slice::<VerboseStatus>(body) {
             Ok(VerboseStatus { status: 1, .. }) => Answer::Delivered,
-            Ok(v) => Answer::RejectAll(format!("mixpanel rejected the batch: {}", v.error.unwrap_or_default())),
-            Err(_) => Answer::RejectAll("unreadable answer from /track".into()),
+            Ok(v) => Answer::RejectAll(GiveUp::new(
+                "rejected by mixpanel",
+                format!("mixpanel rejected the batch: {}", v.error.unwrap_or_default()),
+            )),
+            Err(_) => Answer::RejectAll(GiveUp::new("refused", "unreadable answer from /track")),
         },
         200..=299 => Answer::Delivered,
         400 if mode == ResponseMode::MixpanelStrict => match serde_json::from_slice::<MixpanelError>(body) {
@@ -268,20 +295,24 @@ fn classify(status: u16, retry_after: Option<Duration>, body: &[u8], mode: Respo
                     .map(|f| {
                         let field = f.field.unwrap_or_default();
                         let message = f.message.unwrap_or_default();
-                        (f.index, format!("mixpanel rejected {field}: {message}"))
+                        (f.index, GiveUp::new("rejected by mixpanel", format!("mixpanel rejected {field}: {message}")))
                     })
                     .collect(),
             ),
-            Ok(e) => Answer::RejectAll(format!("mixpanel answered 400: {}", e.error.unwrap_or_default())),
-            Err(_) => Answer::RejectAll("mixpanel answered 400".into()),
+            Ok(e) => Answer::RejectAll(GiveUp::new(
+                "rejected by mixpanel",
+                format!("mixpanel answered 400: {}", e.error.unwrap_or_default()),
+            )),
+            Err(_) => Answer::RejectAll(GiveUp::new("rejected by mixpanel", "mixpanel answered 400")),
         },
-        401 | 403 => Answer::RejectAll(format!(
-            "mixpanel answered {status}: check auth.user, auth.password and project_id (not retried)"
+        401 | 403 => Answer::RejectAll(GiveUp::new(
+            "unauthorized",
+            format!("mixpanel answered {status}: check auth.user, auth.password and project_id (not retried)"),
         )),
         413 => Answer::TooLarge,
         429 => Answer::Retry { after: retry_after, reason: "429 rate limited".into() },
         500..=599 => Answer::Retry { after: retry_after, reason: format!("{status} from server") },
-        _ => Answer::RejectAll(format!("answered {status} (not retried)")),
+        _ => Answer::RejectAll(GiveUp::new("refused", format!("answered {status} (not retried)"))),
     }
 }
 
@@ -293,7 +324,10 @@ mod tests {
     fn strict_400_lists_failed_records() {
         let body = br#"{"code":400,"error":"x","failed_records":[{"index":1,"$insert_id":"a","field":"properties.time","message":"too old"}],"num_records_imported":2}"#;
         match classify(400, None, body, ResponseMode::MixpanelStrict) {
-            Answer::Partial(f) => assert_eq!(f, vec![(1, "mixpanel rejected properties.time: too old".to_owned())]),
+            Answer::Partial(f) => assert_eq!(
+                f,
+                vec![(1, GiveUp::new("rejected by mixpanel", "mixpanel rejected properties.time: too old"))]
+            ),
             _ => panic!("expected a partial answer"),
         }
     }

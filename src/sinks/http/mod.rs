@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use config::{HttpSettings, HttpSinkConfig, Preset, Region, ResponseMode};
-pub use deliver::{deliver, encode, past, BatchOutcome, DEADLINE_REASON};
+pub use deliver::{deliver, encode, past, BatchOutcome, GiveUp, DEADLINE_REASON};
 
 use crate::event::Event;
 use crate::metrics::{Metrics, Publisher};
@@ -71,7 +71,7 @@ pub async fn run(
                         metrics.events_in += 1;
                         metrics.bytes_in += event.payload.len() as u64;
                         if expired {
-                            dead_letter(event, DEADLINE_REASON, &mut metrics, &mut dead_letters)?;
+                            dead_letter(event, &GiveUp::deadline(), &mut metrics, &mut dead_letters)?;
                         } else if let Some(full) = add(&mut pending, event, &settings, &mut metrics, &mut dead_letters)? {
                             launch(full, &client, &settings, &slots, &mut in_flight, &deadline).await;
                         }
@@ -82,7 +82,7 @@ pub async fn run(
             () = past(deadline.clone()), if !expired => {
                 expired = true;
                 for event in pending.take() {
-                    dead_letter(event, DEADLINE_REASON, &mut metrics, &mut dead_letters)?;
+                    dead_letter(event, &GiveUp::deadline(), &mut metrics, &mut dead_letters)?;
                 }
             }
             _ = sleep_until(batch_due), if batch_due.is_some() => {}
@@ -123,7 +123,7 @@ fn add(
 ) -> std::io::Result<Option<Vec<Event>>> {
     let size = event.payload.len() + 1;
     if size + 2 > settings.max_bytes {
-        dead_letter(event, "event larger than batch.max_bytes", metrics, dead_letters)?;
+        dead_letter(event, &GiveUp::new("too large", "event larger than batch.max_bytes"), metrics, dead_letters)?;
         return Ok(None);
     }
     let full = if pending.bytes + size > settings.max_bytes { Some(pending.take()) } else { None };
@@ -174,31 +174,14 @@ fn settle(
 
 fn dead_letter(
     event: Event,
-    reason: &str,
+    reason: &GiveUp,
     metrics: &mut Metrics,
     dead_letters: &mut Option<DeadLetterWriter>,
 ) -> std::io::Result<()> {
     metrics.add("dead_letters", 1);
-    *metrics.dropped.entry(dead_letter_label(reason)).or_insert(0) += 1;
+    metrics.drop_one(reason.label);
     match dead_letters {
-        Some(w) => w.write(&event, reason),
+        Some(w) => w.write(&event, &reason.detail),
         None => Ok(()),
-    }
-}
-
-/// Stable counter labels for dead-letter reasons (the full reason goes to the file).
-fn dead_letter_label(reason: &str) -> &'static str {
-    if reason.starts_with("retries exhausted") {
-        "retries exhausted"
-    } else if reason.starts_with("mixpanel rejected") {
-        "rejected by mixpanel"
-    } else if reason.contains("check auth") {
-        "unauthorized"
-    } else if reason.contains("too large") || reason.contains("larger than") {
-        "too large"
-    } else if reason == DEADLINE_REASON {
-        "shutdown deadline"
-    } else {
-        "refused"
     }
 }

@@ -186,10 +186,10 @@ impl MixpanelShape {
             EventName::Built => write_escaped_str(out, &self.name),
         }
         out.extend_from_slice(b",\"properties\":{");
-        if let Some(props) = env.properties.filter(|p| p.members > 0) {
+        if env.properties.is_some_and(|p| p.members > 0) {
+            // The scrubbed members, without the object's braces.
             out.extend_from_slice(&self.properties[1..self.properties.len() - 1]);
             out.push(b',');
-            let _ = props;
         }
         for include in &self.includes {
             if let Some(range) = include.captured.clone() {
