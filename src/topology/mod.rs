@@ -97,7 +97,7 @@ impl PipelineConfig {
 
     /// Parses and validates config text, looking variables up with `env`.
     pub fn from_toml(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| syntax_error(text, &e))?;
         interpolate_table(&mut root, "", env)?;
         let mut config =
             Self { metrics: None, sources: BTreeMap::new(), transforms: BTreeMap::new(), sinks: BTreeMap::new() };
@@ -113,7 +113,7 @@ impl PipelineConfig {
                 "metrics" => {
                     let m: MetricsConfig = toml::Value::Table(components)
                         .try_into()
-                        .map_err(|e: toml::de::Error| component_error("metrics", "metrics", e.message()))?;
+                        .map_err(|e: toml::de::Error| component_error("metrics", "metrics", safe_message(&e)))?;
                     config.metrics = Some(m);
                 }
                 _ => return Err(ConfigError::UnknownSection(section)),
@@ -131,7 +131,7 @@ impl PipelineConfig {
             }
             let source: SourceConfig = toml::Value::Table(table)
                 .try_into()
-                .map_err(|e: toml::de::Error| component_error("source", &name, e.message()))?;
+                .map_err(|e: toml::de::Error| component_error("source", &name, safe_message(&e)))?;
             self.sources.insert(name, source);
         }
         Ok(())
@@ -159,7 +159,7 @@ impl PipelineConfig {
             let inputs = take_inputs("sink", &name, &mut table)?;
             let config: SinkConfig = toml::Value::Table(table)
                 .try_into()
-                .map_err(|e: toml::de::Error| component_error("sink", &name, e.message()))?;
+                .map_err(|e: toml::de::Error| component_error("sink", &name, safe_message(&e)))?;
             self.sinks.insert(name, SinkEntry { inputs, config });
         }
         Ok(())
@@ -254,6 +254,31 @@ impl PipelineConfig {
         }
         out
     }
+}
+
+/// A TOML syntax error located by line and column, without the excerpt of the file that the
+/// `toml` crate's own message includes: that line may hold a secret written in clear.
+fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let at = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!(" at line {line}, column {column}")
+    });
+    ConfigError::Toml(format!("{}{}", e.message().lines().next().unwrap_or("syntax error"), at.unwrap_or_default()))
+}
+
+/// A deserialisation error without the offending value: serde writes `invalid type: string
+/// "…", expected …`, and the value may be a secret put in the wrong place.
+pub fn safe_message(e: &toml::de::Error) -> String {
+    let message = e.message();
+    if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        if let Some((_, expected)) = message.split_once(", expected") {
+            return format!("invalid type or value, expected{expected}");
+        }
+        return "invalid type or value".to_owned();
+    }
+    message.to_owned()
 }
 
 /// Splits `name.output` into the component and its named output.

@@ -104,6 +104,23 @@ fn two_console_sinks_are_refused() {
 }
 
 #[test]
+fn syntax_errors_give_a_position_but_never_echo_the_line() {
+    let text = "[transforms.phi]\nkey = \"clear-secret-0123456789\" oops\n";
+    let err = parse(text).unwrap_err().to_string();
+    assert!(err.contains("line 2") && !err.contains("clear-secret"), "{err}");
+}
+
+#[test]
+fn type_errors_never_echo_the_value() {
+    let err =
+        parse(&GOOD.replace("key = \"${PHI_HMAC_KEY}\"", "key = \"${PHI_HMAC_KEY}\"\nmax_depth = \"clear-secret-42\""))
+            .unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("max_depth") || err.contains("expected"), "{err}");
+    assert!(!err.contains("clear-secret"), "{err}");
+}
+
+#[test]
 fn unknown_section_is_refused() {
     assert!(matches!(parse(&format!("{GOOD}\n[sinkz.x]\ntype=\"console\"\n")), Err(ConfigError::UnknownSection(_))));
 }

@@ -32,7 +32,7 @@ pub const PLUGIN: TransformPlugin = TransformPlugin { type_name: "phi_scrub", pa
 pub const OPTIONS: &[&str] = &["key", "key_file", "algorithm", "drop", "hash", "allow", "max_depth", "mixpanel"];
 
 fn parse_config(table: toml::Table) -> Result<Box<dyn TransformConfig>, String> {
-    let config: PhiScrubConfig = table.try_into().map_err(|e: toml::de::Error| e.message().to_owned())?;
+    let config: PhiScrubConfig = table.try_into().map_err(|e: toml::de::Error| crate::topology::safe_message(&e))?;
     Ok(Box::new(config))
 }
 
