@@ -6,7 +6,9 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_phi-scrub");
+#[path = "support/procs.rs"]
+mod procs;
+use procs::{proc_kib, run_phi, sigterm, PHI as BIN};
 const KEY: &str = "cli-test-key-SECRET-0123456789abcdef";
 const TOKEN: &str = "cli-test-token-SECRET-42";
 
@@ -15,23 +17,20 @@ fn root(path: &str) -> String {
 }
 
 fn run(config: &str, input: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(["run", "--config", &root(config)])
+    let config = root(config);
+    run_phi(&["run", "--config", &config], &[("PHI_HMAC_KEY", KEY), ("MIXPANEL_TOKEN", TOKEN)], input.to_vec())
+}
+
+/// Starts `run` on the test config with stdin, stdout and stderr piped.
+fn spawn_run() -> std::process::Child {
+    Command::new(BIN)
+        .args(["run", "--config", &root("tests/data/mixpanel.toml")])
         .env("PHI_HMAC_KEY", KEY)
-        .env("MIXPANEL_TOKEN", TOKEN)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+        .unwrap()
 }
 
 fn lines(out: &Output) -> Vec<Value> {
@@ -161,14 +160,7 @@ fn validate_reports_bad_configs_with_component_and_option() {
 
 #[test]
 fn sigterm_stops_reading_flushes_and_prints_the_summary() {
-    let mut child = Command::new(BIN)
-        .args(["run", "--config", &root("tests/data/mixpanel.toml")])
-        .env("PHI_HMAC_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run();
     let mut stdin = child.stdin.take().unwrap();
     let good = r#"{"type":"track","event":"E","userId":"u-1","messageId":"m","timestamp":"2026-11-28T10:00:00Z","properties":{"specialty":"x"}}"#;
     for _ in 0..10 {
@@ -176,8 +168,7 @@ fn sigterm_stops_reading_flushes_and_prints_the_summary() {
     }
     stdin.flush().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let out = child.wait_with_output().unwrap();
     drop(stdin);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -187,14 +178,7 @@ fn sigterm_stops_reading_flushes_and_prints_the_summary() {
 
 #[test]
 fn a_line_of_64_mib_is_skipped_without_being_buffered() {
-    let mut child = Command::new(BIN)
-        .args(["run", "--config", &root("tests/data/mixpanel.toml")])
-        .env("PHI_HMAC_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run();
     let mut stdin = child.stdin.take().unwrap();
     let chunk = vec![b'a'; 1 << 20];
     stdin.write_all(b"{\"event\":\"").unwrap();
@@ -204,9 +188,7 @@ fn a_line_of_64_mib_is_skipped_without_being_buffered() {
     stdin.write_all(b"\"}\n").unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let peak_kib: u64 =
-        status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let peak_kib = proc_kib(child.id(), "VmHWM:");
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());

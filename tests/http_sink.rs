@@ -1,60 +1,17 @@
 //! The real `phi-scrub` binary delivering to the real `mixpanel-emulator` binary on loopback,
 //! with exact accounting: events in = unique `$insert_id`s accepted + dead letters.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
-const PHI: &str = env!("CARGO_BIN_EXE_phi-scrub");
-const EMULATOR: &str = env!("CARGO_BIN_EXE_mixpanel-emulator");
+#[path = "support/procs.rs"]
+mod procs;
+use procs::{proc_kib, recent_timestamp, run_phi, sigterm, temp_dir, Emulator, PHI};
+
 const KEY: &str = "http-sink-test-key-0123456789abcdef";
-
-struct Emulator {
-    child: Child,
-    address: String,
-}
-
-impl Emulator {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(EMULATOR).args(args).stdout(Stdio::piped()).spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let address = line.trim().strip_prefix("listening on ").unwrap().to_owned();
-        Self { child, address }
-    }
-
-    /// A plain HTTP/1.0 GET over a real socket (no client library needed for two endpoints).
-    fn get(&self, path: &str) -> String {
-        use std::io::Read;
-        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: emulator\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
-        body.to_owned()
-    }
-
-    fn stats(&self) -> Value {
-        serde_json::from_str(&self.get("/_emulator/stats")).unwrap()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("phi-scrub-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A pipeline: stdin -> phi_scrub (Mixpanel shape) -> http sink (mixpanel_import) -> emulator.
 fn pipeline(emulator: &Emulator, dir: &Path, password: &str, transform: bool) -> PathBuf {
@@ -111,12 +68,6 @@ dead_letter.path = "{dead}"
     path
 }
 
-/// An hour ago, RFC 3339: recent enough for `/track`, which drops events older than 5 days.
-fn recent_timestamp() -> String {
-    let t = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap()
-}
-
 fn segment_events(n: usize) -> Vec<u8> {
     let timestamp = recent_timestamp();
     let mut out = Vec::new();
@@ -132,21 +83,8 @@ fn segment_events(n: usize) -> Vec<u8> {
     out
 }
 
-fn run(config: &PathBuf, input: Vec<u8>) -> Output {
-    let mut child = Command::new(PHI)
-        .args(["run", "--config"])
-        .arg(config)
-        .env("PHI_HMAC_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    out
+fn run(config: &Path, input: Vec<u8>) -> Output {
+    run_phi(&["run", "--config", config.to_str().unwrap()], &[("PHI_HMAC_KEY", KEY)], input)
 }
 
 fn dead_letters(dir: &Path) -> Vec<Value> {
@@ -281,16 +219,6 @@ fn start_streaming(
     (child, writer, written)
 }
 
-fn sigterm(child: &Child) {
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: 0 kB");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn sigterm_mid_load_drains_everything_read() {
     let emulator = Emulator::start(&["--rate-slow", "1.0", "--slow-ms", "100"]);
@@ -351,7 +279,7 @@ fn slow_mixpanel_pushes_back_to_the_source_and_memory_stays_bounded() {
         assert!(std::time::Instant::now() < deadline, "stalled draining");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let rss = peak_rss_kib(child.id());
+    let rss = proc_kib(child.id(), "VmHWM:");
     sigterm(&child);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());

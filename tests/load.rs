@@ -4,54 +4,42 @@
 //! bounded memory. CI runs 20,000 events; `LOAD_EVENTS=1000000 cargo test --release --test load`
 //! is the long run recorded in SECURITY.md.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-const PHI: &str = env!("CARGO_BIN_EXE_phi-scrub");
-const EMULATOR: &str = env!("CARGO_BIN_EXE_mixpanel-emulator");
+#[path = "support/procs.rs"]
+mod procs;
+use procs::{free_port, proc_kib, wait_listening, Emulator, PHI};
+
 const KEY: &str = "load-test-key-0123456789abcdef0123";
 const PER_REQUEST: usize = 100;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// The emulator process, killed and reaped when dropped.
-struct Emulator(Child);
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_emulator(port: u16, journal: &PathBuf) -> Emulator {
-    let mut child = Command::new(EMULATOR)
-        .args(["--address", &format!("127.0.0.1:{port}"), "--journal"])
-        .arg(journal)
-        .args(["--rate-429", "0.05", "--retry-after-secs", "0", "--rate-500", "0.05", "--rate-drop", "0.03"])
-        .args(["--rate-slow", "0.05", "--slow-ms", "200"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("listening on"), "{line}");
-    Emulator(child)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: 0 kB");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+fn start_emulator(port: u16, journal: &Path) -> Emulator {
+    let address = format!("127.0.0.1:{port}");
+    let journal = journal.to_str().unwrap();
+    Emulator::start(&[
+        "--address",
+        &address,
+        "--journal",
+        journal,
+        "--rate-429",
+        "0.05",
+        "--retry-after-secs",
+        "0",
+        "--rate-500",
+        "0.05",
+        "--rate-drop",
+        "0.03",
+        "--rate-slow",
+        "0.05",
+        "--slow-ms",
+        "200",
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,11 +91,7 @@ dead_letter.path = "{dead}"
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", phi_port)).is_err() {
-        assert!(Instant::now() < deadline, "phi-scrub did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_listening(phi_port);
 
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let url = format!("http://127.0.0.1:{phi_port}/v1/batch");
@@ -148,7 +132,7 @@ dead_letter.path = "{dead}"
     let mut peak_rss = 0;
     let mut restarted = false;
     while workers.iter().any(|w| !w.is_finished()) {
-        peak_rss = peak_rss.max(rss_kib(phi.id()));
+        peak_rss = peak_rss.max(proc_kib(phi.id(), "VmRSS:"));
         if !restarted && next.load(Ordering::Relaxed) as usize > requests / 3 {
             drop(emulator);
             tokio::time::sleep(Duration::from_millis(300)).await;

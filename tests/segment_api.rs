@@ -1,29 +1,19 @@
 //! The `http_server` source with a real HTTP client against the real binary: Segment's API,
 //! its errors, and end-to-end acknowledgements surviving SIGKILL and a restart.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const PHI: &str = env!("CARGO_BIN_EXE_phi-scrub");
-const EMULATOR: &str = env!("CARGO_BIN_EXE_mixpanel-emulator");
+#[path = "support/procs.rs"]
+mod procs;
+use procs::{free_port, recent_timestamp, sigterm, temp_dir, wait_listening, Emulator, PHI};
+
 const KEY: &str = "segment-api-test-key-0123456789abcdef";
 const WRITE_KEY: &str = "wk-test-123";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("phi-scrub-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn start_phi(config: &Path, stdout: Stdio) -> Child {
     Command::new(PHI)
@@ -35,24 +25,6 @@ fn start_phi(config: &Path, stdout: Stdio) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn wait_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn sigterm(child: &Child) {
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-}
-
-/// An hour ago, RFC 3339: recent enough for `/track`, which drops events older than 5 days.
-fn recent_timestamp() -> String {
-    let t = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap()
 }
 
 fn track(i: usize) -> Value {
@@ -195,27 +167,6 @@ fn gzip_bomb() -> Vec<u8> {
         encoder.write_all(&zeros).unwrap();
     }
     encoder.finish().unwrap()
-}
-
-struct Emulator {
-    child: Child,
-    address: String,
-}
-
-impl Emulator {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(EMULATOR).args(args).stdout(Stdio::piped()).spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        Self { child, address: line.trim().strip_prefix("listening on ").unwrap().to_owned() }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
