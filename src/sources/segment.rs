@@ -26,6 +26,8 @@ pub enum BodyError {
     TypeMismatch { found: String, endpoint: &'static str },
     #[error("batch item {0} has no `type`")]
     MissingType(usize),
+    #[error("`type` must be a string")]
+    BadType,
     #[error("`batch` must be an array")]
     BadBatch,
     #[error("an event is larger than {0} bytes")]
@@ -85,7 +87,7 @@ fn prepare(
             }
             b"type" => {
                 has_type = true;
-                let found = string_value(value, &mut text).unwrap_or_default();
+                let found = string_value(value, &mut text).ok_or(BodyError::BadType)?;
                 if let Some(endpoint) = call.filter(|c| *c != found) {
                     return Err(BodyError::TypeMismatch { found, endpoint });
                 }
@@ -258,6 +260,17 @@ mod tests {
             prepare_batch(body.as_bytes(), 32768, 2500, &mut ScanState::default()).unwrap_err(),
             BodyError::MissingType(1)
         );
+    }
+
+    #[test]
+    fn type_that_is_not_a_string_is_refused() {
+        // Found by the segment_body fuzz target: `{"type":false}` in a batch passed as typed.
+        let body = r#"{"batch":[{"type":false}]}"#;
+        assert_eq!(
+            prepare_batch(body.as_bytes(), 32768, 2500, &mut ScanState::default()).unwrap_err(),
+            BodyError::BadType
+        );
+        assert_eq!(call(r#"{"type":7}"#, Some("track")).unwrap_err(), BodyError::BadType);
     }
 
     #[test]

@@ -121,6 +121,19 @@ fn type_errors_never_echo_the_value() {
 }
 
 #[test]
+fn unknown_variant_errors_never_echo_the_value() {
+    // Found by the config fuzz target: an expanded variable in `preset` came back in the error.
+    let env = |name: &str| match name {
+        "PHI_HMAC_KEY" => Some(KEY.to_owned()),
+        _ => Some("expanded-secret-42".to_owned()),
+    };
+    let text = format!("{GOOD}\n[sinks.mp]\ntype = \"http\"\ninputs = [\"phi\"]\npreset = \"${{X}}\"\n")
+        .replace("[sinks.out]\ntype = \"console\"\ninputs = [\"phi\"]\n", "");
+    let err = PipelineConfig::from_toml(&text, &env).unwrap_err().to_string();
+    assert!(err.contains("expected `mixpanel_import`") && !err.contains("expanded-secret"), "{err}");
+}
+
+#[test]
 fn unknown_section_is_refused() {
     assert!(matches!(parse(&format!("{GOOD}\n[sinkz.x]\ntype=\"console\"\n")), Err(ConfigError::UnknownSection(_))));
 }
