@@ -24,12 +24,16 @@ pub struct RefPolicy {
     pub allow_mode: bool,
     /// `serde_json::Value` does not keep a number's exact text (`30e7`, 70-digit integers), and
     /// phi-scrub hashes exactly the text sent. When set, a hashed number becomes the marker
-    /// [`HASHED_NUMBER`] for the caller to match against any 64-hex pseudonym.
+    /// [`hashed_number_marker`] for the caller to match against any 64-hex pseudonym.
     pub numbers_hash_as_marker: bool,
 }
 
-/// See [`RefPolicy::numbers_hash_as_marker`].
-pub const HASHED_NUMBER: &str = "<hashed number>";
+/// A string longer than any fuzz input (`-max_len=4096`), so no input can contain it: the
+/// fuzzer once learned a short marker and wrote it into an event.
+pub fn hashed_number_marker() -> &'static str {
+    static MARKER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MARKER.get_or_init(|| format!("<hashed number>{}", "#".repeat(5000)))
+}
 
 pub fn segs(path: &str) -> Vec<Seg> {
     path.split('.')
@@ -84,7 +88,9 @@ impl RefPolicy {
             let act = self.action(path);
             let result = match act {
                 Some(Act::Drop) => None,
-                Some(Act::Hash) if self.numbers_hash_as_marker && v.is_number() => Some(Value::from(HASHED_NUMBER)),
+                Some(Act::Hash) if self.numbers_hash_as_marker && v.is_number() => {
+                    Some(Value::from(hashed_number_marker()))
+                }
                 Some(Act::Hash) => hash_ref(v, h),
                 _ => self.apply_value(v, path, allowed || act == Some(Act::Allow), h),
             };
@@ -208,7 +214,7 @@ pub fn strictly_valid(bytes: &[u8], max_depth: usize) -> Option<Map<String, Valu
     }
 }
 
-/// Replaces each [`HASHED_NUMBER`] marker in `want` by the value at the same place in `got`,
+/// Replaces each [`hashed_number_marker`] in `want` by the value at the same place in `got`,
 /// after checking that it is a 64-character lowercase hex pseudonym.
 pub fn resolve_number_markers(got: &Value, want: &mut Value) -> Result<(), String> {
     match (got, want) {
@@ -226,7 +232,7 @@ pub fn resolve_number_markers(got: &Value, want: &mut Value) -> Result<(), Strin
             }
             Ok(())
         }
-        (got, want) if want.as_str() == Some(HASHED_NUMBER) => {
+        (got, want) if want.as_str() == Some(hashed_number_marker()) => {
             let ok = got
                 .as_str()
                 .is_some_and(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
