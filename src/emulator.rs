@@ -21,7 +21,6 @@
 //! events as NDJSON. Faults are chosen per request at random with the configured rates.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,6 +35,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
+use crate::gzip::{gunzip_bounded, GunzipError};
 use crate::mixpanel;
 
 /// How the emulator behaves.
@@ -218,15 +218,11 @@ async fn read_events(req: Request<Incoming>, config: &EmulatorConfig) -> Result<
         Err(_) => return Err(too_large()),
     };
     let body = if gzip {
-        let mut out = Vec::new();
-        let mut decoder = flate2::read::GzDecoder::new(&body[..]).take(config.max_body_bytes as u64 + 1);
-        if decoder.read_to_end(&mut out).is_err() {
-            return Err(bad_request("invalid gzip body"));
+        match gunzip_bounded(&body, config.max_body_bytes) {
+            Ok(out) => Bytes::from(out),
+            Err(GunzipError::TooLarge(_)) => return Err(too_large()),
+            Err(_) => return Err(bad_request("invalid gzip body")),
         }
-        if out.len() > config.max_body_bytes {
-            return Err(too_large());
-        }
-        Bytes::from(out)
     } else {
         body
     };
@@ -266,7 +262,7 @@ async fn import(req: Request<Incoming>, config: &EmulatorConfig, state: &Mutex<S
     if events.len() > mixpanel::MAX_EVENTS_PER_REQUEST {
         return bad_request("max batch size of 2000 events exceeded");
     }
-    let now = now_ms();
+    let now = mixpanel::now_ms();
     let mut failed = Vec::new();
     let mut imported = 0u64;
     let mut s = lock(state);
@@ -300,7 +296,7 @@ async fn track(req: Request<Incoming>, config: &EmulatorConfig, state: &Mutex<St
         Ok(e) => e,
         Err(r) => return r,
     };
-    let now = now_ms();
+    let now = mixpanel::now_ms();
     let mut s = lock(state);
     let mut error = None;
     for event in &events {
@@ -379,8 +375,4 @@ fn validate_event(event: &Value, now: i64, token: Option<&str>) -> Result<(Strin
         return Err(("properties.$insert_id", "'$insert_id' must be 1-36 characters of [A-Za-z0-9-]".to_owned()));
     }
     Ok((name.to_owned(), distinct, time_ms, insert_id.to_owned()))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

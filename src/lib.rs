@@ -16,6 +16,7 @@
 
 pub mod emulator;
 pub mod event;
+pub mod gzip;
 pub mod host;
 pub mod json;
 pub mod metrics;

@@ -82,6 +82,14 @@ pub fn parse_timestamp_ms(text: &str) -> Option<i64> {
     i64::try_from(parsed.unix_timestamp_nanos().div_euclid(1_000_000)).ok()
 }
 
+/// Milliseconds since the epoch, now (0 if the clock is before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// Whether `/import` accepts an event time, given the current time.
 pub fn time_in_range(time_ms: i64, now_ms: i64) -> bool {
     (EARLIEST_TIME_MS..=now_ms.saturating_add(MAX_FUTURE_MS)).contains(&time_ms)

@@ -11,7 +11,6 @@
 //! failure loses nothing even if phi-scrub is killed (Mixpanel's `$insert_id` absorbs repeats).
 
 use std::convert::Infallible;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,6 +30,7 @@ use tokio::sync::watch;
 
 use super::segment::{prepare_batch, prepare_call, split_generic, BodyError};
 use crate::event::{AckGroup, Event};
+use crate::gzip::{gunzip_bounded, GunzipError};
 use crate::host::{Fanout, SendError};
 use crate::json::ScanState;
 use crate::metrics::{Metrics, Publisher};
@@ -240,15 +240,11 @@ async fn read_body(req: Request<Incoming>, ctx: &Ctx) -> Result<Bytes, Response<
     if !gzip {
         return Ok(raw);
     }
-    let mut out = Vec::new();
-    let mut decoder = flate2::read::GzDecoder::new(&raw[..]).take(limit as u64 + 1);
-    decoder
-        .read_to_end(&mut out)
-        .map_err(|_| refuse(ctx, StatusCode::BAD_REQUEST, "invalid body", "invalid gzip body"))?;
-    if out.len() > limit {
-        return Err(too_large());
+    match gunzip_bounded(&raw, limit) {
+        Ok(out) => Ok(Bytes::from(out)),
+        Err(GunzipError::TooLarge(_)) => Err(too_large()),
+        Err(e) => Err(refuse(ctx, StatusCode::BAD_REQUEST, "invalid body", &e.to_string())),
     }
-    Ok(Bytes::from(out))
 }
 
 async fn deliver(

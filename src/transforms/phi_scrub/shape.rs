@@ -7,7 +7,6 @@
 //! dropped here with the reason instead of failing later in a batch.
 
 use std::ops::Range;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::json::{
     decode_string_into, fingerprint, write_escaped_str, JsonError, JsonErrorKind, Scanner, Shape, ValueKind,
@@ -479,11 +478,7 @@ fn event_time(env: &Envelope, buf: &[u8], text: &mut Vec<u8>) -> Result<i64, Dro
     decode_into(buf, span, text)?;
     let parsed = std::str::from_utf8(text).ok().and_then(mixpanel::parse_timestamp_ms);
     let time_ms = parsed.ok_or(DropReason::BadTimestamp)?;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    if !mixpanel::time_in_range(time_ms, now_ms) {
+    if !mixpanel::time_in_range(time_ms, mixpanel::now_ms()) {
         return Err(DropReason::TimestampOutOfRange);
     }
     Ok(time_ms)
