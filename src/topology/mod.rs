@@ -160,6 +160,9 @@ impl PipelineConfig {
             let config: SinkConfig = toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| component_error("sink", &name, safe_message(&e)))?;
+            if let SinkConfig::Http(http) = &config {
+                http.resolve().map_err(|m| component_error("sink", &name, m))?;
+            }
             self.sinks.insert(name, SinkEntry { inputs, config });
         }
         Ok(())

@@ -172,7 +172,7 @@ impl HttpSinkConfig {
             None => (self.uri.clone().ok_or("set `uri` (or a `preset`)")?, ResponseMode::Plain, false),
         };
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(format!("`uri` must start with http:// or https://, got `{url}`"));
+            return Err("`uri` must start with http:// or https://".into());
         }
         let preset = self.preset.is_some();
         let max_events = self.batch.max_events.unwrap_or(if preset { mixpanel::MAX_EVENTS_PER_REQUEST } else { 1000 });

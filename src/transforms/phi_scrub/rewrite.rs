@@ -114,6 +114,12 @@ impl Walker<'_> {
         matches!(self.decide(set, false, kind, true), Decision::Keep | Decision::Descend { .. })
     }
 
+    /// Whether a `drop` or `hash` rule applies to the field reached by `set`, so that nothing
+    /// under it may be forwarded in clear.
+    pub(crate) fn removes_subtree(&self, set: &[NodeId]) -> bool {
+        matches!(self.policy.action(set), Some(Action::Drop | Action::Hash { .. }))
+    }
+
     /// Whether a field reached by `set` is under an `allow` rule (or already was).
     pub(crate) fn allowed_at(&self, set: &[NodeId], allowed: bool) -> bool {
         allowed || self.policy.action(set) == Some(Action::Allow)

@@ -305,7 +305,8 @@ impl MixpanelShape {
         if !targets.is_empty() {
             return self.capture(sc, walker, kind, set, allowed, &targets);
         }
-        if kind != ValueKind::Object {
+        // A `drop` or `hash` rule on a parent covers everything below it: nothing is taken out.
+        if kind != ValueKind::Object || walker.removes_subtree(&walker.sets[set.clone()]) {
             sc.skip_value()?;
             return Ok(());
         }

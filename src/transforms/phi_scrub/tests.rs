@@ -395,6 +395,26 @@ fn mixpanel_properties_from_moves_a_scrubbed_field_in() {
 }
 
 #[test]
+fn mixpanel_properties_from_respects_drop_and_hash_on_a_parent() {
+    // Found in review: the walk to a `properties_from` source ignored rules on its parents.
+    for rule in ["drop = [\"context\"]", "hash = [\"context.traits\"]"] {
+        let mut t = build(&format!(
+            "{rule}\n[mixpanel]\ntoken = \"t\"\n[mixpanel.properties_from]\nua = \"context.userAgent\"\nmail = \"context.traits.email\"\n"
+        ));
+        let mut e = segment_track();
+        e["context"]["userAgent"] = json!("Mozilla/5.0 (PHI-UA)");
+        let v = run_json(&mut t, &e.to_string());
+        assert!(v["properties"].get("mail").is_none(), "{rule}: {v}");
+        assert!(!v.to_string().contains("ann@example.com"), "{rule}: {v}");
+        if rule.starts_with("drop") {
+            assert!(v["properties"].get("ua").is_none(), "{rule}: {v}");
+        } else {
+            assert_eq!(v["properties"]["ua"], json!("Mozilla/5.0 (PHI-UA)"));
+        }
+    }
+}
+
+#[test]
 fn mixpanel_properties_from_refuses_envelope_and_reserved_names() {
     for extra in ["x = \"userId\"", "token = \"context.x\"", "x = \"context.*\""] {
         let text = format!("key = \"{KEY}\"\n{MP}[mixpanel.properties_from]\n{extra}\n");
