@@ -219,6 +219,18 @@ impl MixpanelShape {
         sc.begin_object()?;
         while let Some(key) = sc.next_key()? {
             let kind = sc.peek_kind()?;
+            // Page and screen names become part of the event name only if the policy would
+            // forward them as they are (not dropped, not hashed, allowed in allow mode).
+            if matches!(sc.key_bytes(key), b"name" | b"category") {
+                let child = walker.policy.step(walker.sets, root.clone(), sc.key_bytes(key), key.fingerprint);
+                let in_clear =
+                    walker.keeps(&walker.sets[child], kind) && !walker.removes_subtree(&walker.sets[root.end..]);
+                walker.sets.truncate(root.end);
+                if !in_clear {
+                    sc.skip_value()?;
+                    continue;
+                }
+            }
             let slot = match sc.key_bytes(key) {
                 b"event" => Some((&mut env.event, "invalid type for event", false)),
                 b"type" => Some((&mut env.kind, "invalid type for type", false)),

@@ -366,6 +366,23 @@ fn mixpanel_named_pages_when_configured() {
 }
 
 #[test]
+fn mixpanel_page_names_obey_the_policy() {
+    // Found in review: `name` went into the event name even when the policy removed it.
+    for policy in ["allow = [\"properties.specialty\"]", "drop = [\"name\"]", "hash = [\"**.name\"]"] {
+        let mut t = build(&format!("{policy}\n[mixpanel]\ntoken = \"t\"\npage_names = \"named\"\n"));
+        let mut e = segment_track();
+        e["type"] = json!("page");
+        e["name"] = json!("HIV results for Jane Doe");
+        assert_eq!(run_json(&mut t, &e.to_string())["event"], json!("Loaded a Page"), "{policy}");
+    }
+    let mut t = build("allow = [\"name\"]\n[mixpanel]\ntoken = \"t\"\npage_names = \"named\"\n");
+    let mut e = segment_track();
+    e["type"] = json!("page");
+    e["name"] = json!("Find a Doctor");
+    assert_eq!(run_json(&mut t, &e.to_string())["event"], json!("Viewed Find a Doctor Page"));
+}
+
+#[test]
 fn mixpanel_limits_drop_events_mixpanel_would_reject() {
     let mut t = build(MP);
     let mut e = segment_track();
