@@ -223,8 +223,7 @@ impl MixpanelShape {
             // forward them as they are (not dropped, not hashed, allowed in allow mode).
             if matches!(sc.key_bytes(key), b"name" | b"category") {
                 let child = walker.policy.step(walker.sets, root.clone(), sc.key_bytes(key), key.fingerprint);
-                let in_clear =
-                    walker.keeps(&walker.sets[child], kind) && !walker.removes_subtree(&walker.sets[root.end..]);
+                let in_clear = walker.keeps(&walker.sets[child], kind);
                 walker.sets.truncate(root.end);
                 if !in_clear {
                     sc.skip_value()?;
