@@ -84,7 +84,9 @@ struct Frame {
 pub struct ScanState {
     frames: Vec<Frame>,
     keys: Vec<KeyEntry>,
-    large_object_keys: HashSet<(u32, u64)>,
+    /// Decoded keys of objects past [`LINEAR_KEY_CHECK_LIMIT`], by object serial, in a
+    /// SipHash set: duplicate detection there cannot be driven quadratic by crafted keys.
+    large_object_keys: HashSet<(u32, Box<[u8]>)>,
     key_scratch: Vec<u8>,
     compare_scratch: Vec<u8>,
     next_serial: u32,
@@ -293,17 +295,32 @@ impl<'a, 's> Scanner<'a, 's> {
         frame.bloom |= bit;
         let frame = *frame;
         let count = self.state.keys.len() - frame.keys_start;
-        let candidate_seen = if count < LINEAR_KEY_CHECK_LIMIT {
-            bloom_hit && self.state.keys[frame.keys_start..].iter().any(|e| e.fingerprint == fingerprint)
-        } else {
-            if count == LINEAR_KEY_CHECK_LIMIT {
-                for e in &self.state.keys[frame.keys_start..] {
-                    self.state.large_object_keys.insert((frame.serial, e.fingerprint));
-                }
-            }
-            !self.state.large_object_keys.insert((frame.serial, fingerprint))
-        };
+        if count >= LINEAR_KEY_CHECK_LIMIT {
+            return self.check_duplicate_large(frame, key, entry);
+        }
+        let candidate_seen =
+            bloom_hit && self.state.keys[frame.keys_start..].iter().any(|e| e.fingerprint == fingerprint);
         if candidate_seen && self.is_true_duplicate(frame.keys_start, &entry)? {
+            return Err(JsonError::new(JsonErrorKind::DuplicateKey, key.quote_start));
+        }
+        self.state.keys.push(entry);
+        Ok(())
+    }
+
+    /// Large objects: exact decoded keys in a hash set (linear in the number of keys, whatever
+    /// their fingerprints).
+    fn check_duplicate_large(&mut self, frame: Frame, key: KeyRef, entry: KeyEntry) -> Result<(), JsonError> {
+        let buf = self.buf;
+        if self.state.keys.len() - frame.keys_start == LINEAR_KEY_CHECK_LIMIT {
+            for i in frame.keys_start..self.state.keys.len() {
+                let e = self.state.keys[i];
+                self.state.compare_scratch.clear();
+                decode_string_into(buf, e.start, e.end, &mut self.state.compare_scratch)?;
+                self.state.large_object_keys.insert((frame.serial, self.state.compare_scratch.as_slice().into()));
+            }
+        }
+        let decoded: Box<[u8]> = self.key_bytes(key).into();
+        if !self.state.large_object_keys.insert((frame.serial, decoded)) {
             return Err(JsonError::new(JsonErrorKind::DuplicateKey, key.quote_start));
         }
         self.state.keys.push(entry);
@@ -492,23 +509,37 @@ fn skip_digits(buf: &[u8], mut p: usize) -> usize {
     p
 }
 
-/// A fast, non-cryptographic fingerprint of a key, for duplicate detection: its length and
-/// its first and last bytes, read with at most two overlapping loads (no loop, no copy).
-/// Collisions are harmless: a match is confirmed by comparing the decoded bytes.
+/// A fast, non-cryptographic fingerprint of a key, for duplicate detection and policy lookups:
+/// every byte counts (overlapping word loads, no copy), mixed with a per-process random seed so
+/// crafted keys cannot be made to collide offline. Collisions stay harmless: a match is always
+/// confirmed by comparing decoded bytes.
 #[inline]
 pub fn fingerprint(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let n = bytes.len();
-    let (head, tail) = if n >= 8 {
-        (load_u64(&bytes[..8]), load_u64(&bytes[n - 8..]))
+    let mut h = fingerprint_seed() ^ (n as u64).wrapping_mul(K);
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            h = (h.rotate_left(5) ^ load_u64(&bytes[i..])).wrapping_mul(K);
+            i += 8;
+        }
+        h = (h.rotate_left(5) ^ load_u64(&bytes[n - 8..])).wrapping_mul(K);
     } else if n >= 4 {
-        (u64::from(load_u32(&bytes[..4])), u64::from(load_u32(&bytes[n - 4..])))
+        let word = u64::from(load_u32(&bytes[..4])) | u64::from(load_u32(&bytes[n - 4..])) << 32;
+        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
     } else if n > 0 {
-        (u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16, 0)
-    } else {
-        (0, 0)
-    };
-    ((head ^ (n as u64).rotate_left(48)).wrapping_mul(K) ^ tail).wrapping_mul(K)
+        let word = u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16;
+        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
+    }
+    h ^= h >> 29;
+    h.wrapping_mul(K) ^ (h >> 32)
+}
+
+fn fingerprint_seed() -> u64 {
+    use std::hash::BuildHasher;
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
 }
 
 #[inline(always)]
@@ -713,13 +744,25 @@ mod tests {
     }
 
     #[test]
-    fn colliding_fingerprints_are_not_duplicates() {
-        // Same length, same first and last 8 bytes: the fingerprints collide, the keys differ.
+    fn keys_differing_only_in_the_middle_have_different_fingerprints() {
+        // Found in review: a fingerprint of the first and last 8 bytes made such keys collide,
+        // and a large object of them made duplicate detection quadratic.
         let a = "abcdefgh_1_stuvwxyz";
         let b = "abcdefgh_2_stuvwxyz";
-        assert_eq!(fingerprint(a.as_bytes()), fingerprint(b.as_bytes()));
+        assert_ne!(fingerprint(a.as_bytes()), fingerprint(b.as_bytes()));
         assert!(validate(&format!(r#"{{"{a}":1,"{b}":2}}"#)).is_ok());
         assert_eq!(kind(&format!(r#"{{"{a}":1,"{a}":2}}"#)), JsonErrorKind::DuplicateKey);
+    }
+
+    #[test]
+    fn large_object_of_similar_keys_is_checked_exactly_and_fast() {
+        let body: Vec<String> = (0..20_000).map(|i| format!("\"aaaaaaaa{i:06}zzzzzzzz\":0")).collect();
+        let doc = format!("{{{}}}", body.join(","));
+        let started = std::time::Instant::now();
+        assert!(validate(&doc).is_ok());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        let dup = format!("{{{},\"aaaaaaaa000007zzzzzzzz\":1}}", body.join(","));
+        assert_eq!(kind(&dup), JsonErrorKind::DuplicateKey);
     }
 
     #[test]
