@@ -55,10 +55,20 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     Ok(metrics)
 }
 
+/// Appends a valid JSON payload on one line: raw CR and LF can only be insignificant
+/// whitespace in valid JSON (inside strings they are escaped), so they become spaces.
+pub(crate) fn extend_one_line(line: &mut Vec<u8>, payload: &[u8]) {
+    if payload.iter().any(|&b| b == b'\n' || b == b'\r') {
+        line.extend(payload.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+    } else {
+        line.extend_from_slice(payload);
+    }
+}
+
 /// The NDJSON line for an event: its payload, or a dead-letter record for a refused one.
 pub fn encode_line(event: &Event, line: &mut Vec<u8>) {
     match event.metadata.drop_reason {
-        None => line.extend_from_slice(&event.payload),
+        None => extend_one_line(line, &event.payload),
         Some(reason) => {
             line.extend_from_slice(b"{\"dead_letter\":true,\"reason\":");
             write_escaped_str(line, reason);
@@ -70,4 +80,19 @@ pub fn encode_line(event: &Event, line: &mut Vec<u8>) {
         }
     }
     line.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pretty_printed_event_stays_on_one_line() {
+        // Found in review: verbatim copies keep newlines, which broke NDJSON outputs.
+        let event = Event::new(bytes::Bytes::from_static(b"{\n  \"a\": \"x\\ny\"\r\n}"), "t".into());
+        let mut line = Vec::new();
+        encode_line(&event, &mut line);
+        assert_eq!(line, b"{   \"a\": \"x\\ny\"  }\n");
+        assert!(serde_json::from_slice::<serde_json::Value>(&line).is_ok());
+    }
 }

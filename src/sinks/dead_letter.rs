@@ -45,12 +45,17 @@ impl DeadLetterWriter {
         write_escaped_str(&mut self.line, reason);
         self.line.extend_from_slice(b",\"event\":");
         if serde_json::from_slice::<serde::de::IgnoredAny>(&event.payload).is_ok() {
-            self.line.extend_from_slice(&event.payload);
+            crate::sinks::console::extend_one_line(&mut self.line, &event.payload);
         } else {
             write_escaped_str(&mut self.line, &String::from_utf8_lossy(&event.payload));
         }
         self.line.extend_from_slice(b"}\n");
         self.out.write_all(&self.line)
+    }
+
+    /// Hands what was written to the operating system (it survives the process being killed).
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 
     /// Flushes and syncs to disk.

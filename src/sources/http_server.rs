@@ -107,7 +107,11 @@ pub async fn run(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, _)) = accepted else {
+                    // Out of descriptors, say: back off instead of spinning on accept.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
                 let ctx = ctx.clone();
                 let service = service_fn(move |req| handle(req, ctx.clone()));
                 let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
@@ -202,7 +206,8 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Result<Response<Full<Bytes>
             (calls.into_iter().map(|c| c.event).collect(), key)
         }
         Endpoint::Generic => {
-            (split_generic(&body, ctx.config.max_event_bytes, &mut state).map_err(|e| body_error(ctx, &e))?, None)
+            let events = split_generic(&body, ndjson, ctx.config.max_event_bytes, &mut state);
+            (events.map_err(|e| body_error(ctx, &e))?, None)
         }
     };
     if !ctx.config.write_keys.is_empty() {

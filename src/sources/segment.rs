@@ -195,11 +195,19 @@ pub fn prepare_batch(
     Ok((calls, write_key))
 }
 
-/// Splits a generic body: a JSON array of events, or NDJSON (one event per non-blank line).
-/// Array elements are validated here; NDJSON lines are left to the transform.
-pub fn split_generic(body: &[u8], max_event_bytes: usize, state: &mut ScanState) -> Result<Vec<Vec<u8>>, BodyError> {
+/// Splits a generic body: NDJSON (one event per non-blank line) when `ndjson`, otherwise one
+/// JSON value: an array of events or a single event (which may span lines). Array elements are
+/// validated here; NDJSON lines and single events are left to the transform.
+pub fn split_generic(
+    body: &[u8],
+    ndjson: bool,
+    max_event_bytes: usize,
+    state: &mut ScanState,
+) -> Result<Vec<Vec<u8>>, BodyError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let events: Vec<Vec<u8>> = if first == Some(&b'[') {
+    let events: Vec<Vec<u8>> = if !ndjson && first != Some(&b'[') {
+        vec![body.to_vec()]
+    } else if !ndjson {
         let mut sc = Scanner::new(body, state, MAX_DEPTH)?;
         sc.begin_array()?;
         let mut out = Vec::new();
@@ -290,10 +298,12 @@ mod tests {
     fn generic_bodies_split_as_array_or_ndjson() {
         let mut s = ScanState::default();
         assert_eq!(
-            split_generic(b" [{\"a\":1}, {\"b\":2}]", 100, &mut s).unwrap(),
+            split_generic(b" [{\"a\":1}, {\"b\":2}]", false, 100, &mut s).unwrap(),
             vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]
         );
-        assert_eq!(split_generic(b"{\"a\":1}\n\n{\"b\":2}\n", 100, &mut s).unwrap().len(), 2);
-        assert!(split_generic(b"[{\"a\":1},]", 100, &mut s).is_err());
+        assert_eq!(split_generic(b"{\"a\":1}\n\n{\"b\":2}\n", true, 100, &mut s).unwrap().len(), 2);
+        assert!(split_generic(b"[{\"a\":1},]", false, 100, &mut s).is_err());
+        // Found in review: a pretty-printed single object sent as application/json is one event.
+        assert_eq!(split_generic(b"{\n \"a\": 1\n}", false, 100, &mut s).unwrap().len(), 1);
     }
 }

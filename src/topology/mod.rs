@@ -38,6 +38,8 @@ pub enum ConfigError {
     Empty(&'static str),
     #[error("at most one `stdin` source and one `console` sink: they share the process's stdin and stdout")]
     SharedStdio,
+    #[error("component name `{0}` is used by more than one component")]
+    DuplicateName(String),
     #[error("transforms form a cycle: {0}")]
     Cycle(String),
 }
@@ -175,6 +177,13 @@ impl PipelineConfig {
         }
         if self.sinks.is_empty() {
             return Err(ConfigError::Empty("sinks"));
+        }
+        let names = self.sources.keys().chain(self.transforms.keys()).chain(self.sinks.keys());
+        let mut seen = BTreeSet::new();
+        for name in names {
+            if !seen.insert(name) {
+                return Err(ConfigError::DuplicateName(name.clone()));
+            }
         }
         let stdin_sources = self.sources.values().filter(|s| matches!(s, SourceConfig::Stdin(_))).count();
         let console_sinks = self.sinks.values().filter(|s| matches!(s.config, SinkConfig::Console(_))).count();

@@ -134,6 +134,14 @@ fn unknown_variant_errors_never_echo_the_value() {
 }
 
 #[test]
+fn a_name_used_twice_is_refused() {
+    // Found in review: a source and a transform both named `in` silently lost the source's events.
+    let text =
+        format!("{GOOD}\n[transforms.in]\ntype = \"phi_scrub\"\ninputs = [\"phi\"]\nkey = \"${{PHI_HMAC_KEY}}\"\n");
+    assert!(matches!(parse(&text), Err(ConfigError::DuplicateName(n)) if n == "in"));
+}
+
+#[test]
 fn unknown_section_is_refused() {
     assert!(matches!(parse(&format!("{GOOD}\n[sinkz.x]\ntype=\"console\"\n")), Err(ConfigError::UnknownSection(_))));
 }

@@ -67,23 +67,35 @@ pub async fn run(
         tokio::select! {
             batch = rx.recv(), if open => match batch {
                 Some(batch) => {
+                    // Events given up here are released only after their dead letters are flushed.
+                    let mut settled = Vec::new();
                     for event in batch {
                         metrics.events_in += 1;
                         metrics.bytes_in += event.payload.len() as u64;
                         if expired {
-                            dead_letter(event, &GiveUp::deadline(), &mut metrics, &mut dead_letters)?;
-                        } else if let Some(full) = add(&mut pending, event, &settings, &mut metrics, &mut dead_letters)? {
+                            dead_letter(&event, &GiveUp::deadline(), &mut metrics, &mut dead_letters)?;
+                            settled.push(event);
+                            continue;
+                        }
+                        if let Some(full) = add(&mut pending, event, &settings, &mut metrics, &mut dead_letters, &mut settled)? {
                             launch(full, &client, &settings, &slots, &mut in_flight, &deadline).await;
                         }
+                        if pending.events.len() >= settings.max_events {
+                            launch(pending.take(), &client, &settings, &slots, &mut in_flight, &deadline).await;
+                        }
                     }
+                    flush(&mut dead_letters)?;
+                    drop(settled);
                 }
                 None => open = false,
             },
             () = past(deadline.clone()), if !expired => {
                 expired = true;
-                for event in pending.take() {
+                let events = pending.take();
+                for event in &events {
                     dead_letter(event, &GiveUp::deadline(), &mut metrics, &mut dead_letters)?;
                 }
+                flush(&mut dead_letters)?;
             }
             _ = sleep_until(batch_due), if batch_due.is_some() => {}
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
@@ -113,26 +125,26 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Adds an event; returns a full batch to send when this event does not fit beside it.
+/// Adds an event; returns a full batch to send when this event does not fit beside it. An event
+/// too large for any batch becomes a dead letter and goes to `settled` (released after flush).
 fn add(
     pending: &mut Pending,
     event: Event,
     settings: &HttpSettings,
     metrics: &mut Metrics,
     dead_letters: &mut Option<DeadLetterWriter>,
+    settled: &mut Vec<Event>,
 ) -> std::io::Result<Option<Vec<Event>>> {
     let size = event.payload.len() + 1;
     if size + 2 > settings.max_bytes {
-        dead_letter(event, &GiveUp::new("too large", "event larger than batch.max_bytes"), metrics, dead_letters)?;
+        dead_letter(&event, &GiveUp::new("too large", "event larger than batch.max_bytes"), metrics, dead_letters)?;
+        settled.push(event);
         return Ok(None);
     }
     let full = if pending.bytes + size > settings.max_bytes { Some(pending.take()) } else { None };
     pending.events.push(event);
     pending.bytes += size;
     pending.deadline.get_or_insert_with(|| Instant::now() + settings.batch_timeout);
-    if full.is_none() && pending.events.len() >= settings.max_events {
-        return Ok(Some(pending.take()));
-    }
     Ok(full)
 }
 
@@ -166,14 +178,22 @@ fn settle(
         metrics.events_out += 1;
         metrics.bytes_out += event.payload.len() as u64;
     }
-    for (event, reason) in outcome.dead {
-        dead_letter(event, &reason, metrics, dead_letters)?;
+    for (event, reason) in &outcome.dead {
+        dead_letter(event, reason, metrics, dead_letters)?;
     }
-    Ok(())
+    // Written before the events (and any acknowledgement they hold) are released.
+    flush(dead_letters)
+}
+
+fn flush(dead_letters: &mut Option<DeadLetterWriter>) -> std::io::Result<()> {
+    match dead_letters {
+        Some(w) => w.flush(),
+        None => Ok(()),
+    }
 }
 
 fn dead_letter(
-    event: Event,
+    event: &Event,
     reason: &GiveUp,
     metrics: &mut Metrics,
     dead_letters: &mut Option<DeadLetterWriter>,
@@ -181,7 +201,7 @@ fn dead_letter(
     metrics.add("dead_letters", 1);
     metrics.drop_one(reason.label);
     match dead_letters {
-        Some(w) => w.write(&event, &reason.detail),
+        Some(w) => w.write(event, &reason.detail),
         None => Ok(()),
     }
 }
