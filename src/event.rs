@@ -3,6 +3,7 @@
 //! The payload stays `Bytes` end to end; components that do not change it pass it on without
 //! copying. Metadata never holds payload content, so it is safe to log.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -11,17 +12,25 @@ use tokio::sync::oneshot;
 
 /// End-to-end acknowledgement of a group of events (one request of a source). Every event of
 /// the group holds a clone; when the last one is dropped, which happens only once a sink has
-/// settled it (delivered or dead-lettered) or a transform refused it, the receiver fires.
+/// settled it (delivered or dead-lettered) or a transform refused it, the receiver gets `true`,
+/// or `false` if any event of the group could not be kept (see [`AckGroup::fail`]).
 #[derive(Debug)]
 pub struct AckGroup {
-    done: Mutex<Option<oneshot::Sender<()>>>,
+    done: Mutex<Option<oneshot::Sender<bool>>>,
+    failed: AtomicBool,
 }
 
 impl AckGroup {
     /// A new group and the receiver that fires when all its events are settled.
-    pub fn new() -> (Arc<Self>, oneshot::Receiver<()>) {
+    pub fn new() -> (Arc<Self>, oneshot::Receiver<bool>) {
         let (tx, rx) = oneshot::channel();
-        (Arc::new(Self { done: Mutex::new(Some(tx)) }), rx)
+        (Arc::new(Self { done: Mutex::new(Some(tx)), failed: AtomicBool::new(false) }), rx)
+    }
+
+    /// Marks the group as not settled: an event was neither delivered nor kept as a dead
+    /// letter (say, the dead-letter file could not be written), so the sender must retry.
+    pub fn fail(&self) {
+        self.failed.store(true, Ordering::Relaxed);
     }
 }
 
@@ -29,7 +38,7 @@ impl Drop for AckGroup {
     fn drop(&mut self) {
         let sender = self.done.get_mut().map(Option::take).unwrap_or_else(|e| e.into_inner().take());
         if let Some(tx) = sender {
-            let _ = tx.send(());
+            let _ = tx.send(!self.failed.load(Ordering::Relaxed));
         }
     }
 }
@@ -71,6 +80,13 @@ impl Event {
         self
     }
 
+    /// Tells the event's acknowledgement group, if any, that this event was lost.
+    pub fn fail_ack(&self) {
+        if let Some(group) = &self.metadata.ack {
+            group.fail();
+        }
+    }
+
     /// The same event with a new payload (metadata kept).
     pub fn with_payload(self, payload: Bytes) -> Self {
         Self { payload, metadata: self.metadata }
@@ -90,6 +106,16 @@ mod tests {
         drop(a);
         assert!(done.try_recv().is_err(), "one event is still in flight");
         drop(b);
-        assert!(done.try_recv().is_ok());
+        assert_eq!(done.try_recv(), Ok(true));
+    }
+
+    #[test]
+    fn a_failed_event_fails_its_group() {
+        let (group, mut done) = AckGroup::new();
+        let a = Event::new(Bytes::from_static(b"{}"), "t".into()).with_ack(&group);
+        drop(group);
+        a.fail_ack();
+        drop(a);
+        assert_eq!(done.try_recv(), Ok(false));
     }
 }

@@ -171,7 +171,8 @@ fn gzip_bomb() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_requests_survive_sigkill_and_restart_exactly_once() {
-    let emulator = Emulator::start(&["--rate-slow", "0.3", "--slow-ms", "300"]);
+    // Every answer is slow, so requests are certainly in flight when phi-scrub is killed.
+    let emulator = Emulator::start(&["--rate-slow", "1.0", "--slow-ms", "300"]);
     let dir = temp_dir("ack-kill");
     let port = free_port();
     let text = format!(
@@ -360,4 +361,44 @@ dead_letter.path = "{dead}"
     // Nothing accepted was lost: after the 1 s grace period every one is a dead letter.
     let dead = std::fs::read_to_string(dir.join("dead.ndjson")).unwrap();
     assert_eq!(dead.lines().count(), accepted, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_whose_dead_letter_cannot_be_written_is_not_acknowledged() {
+    // Found in review: a failed dead-letter write still let the acknowledgement through.
+    // /dev/full accepts the open and fails every write with ENOSPC.
+    let emulator = Emulator::start(&[]);
+    let dir = temp_dir("devfull");
+    let port = free_port();
+    let text = format!(
+        r#"[sources.web]
+type = "http_server"
+address = "127.0.0.1:{port}"
+acknowledgements = true
+{PHI_BLOCK}
+[sinks.mixpanel]
+type = "http"
+inputs = ["phi"]
+preset = "mixpanel_import"
+uri = "http://{address}"
+project_id = "12345"
+auth.strategy = "basic"
+auth.user = "svc-user"
+auth.password = "wrong-secret"
+batch.timeout_secs = 0.05
+dead_letter.path = "/dev/full"
+"#,
+        address = emulator.address
+    );
+    let config = dir.join("devfull.toml");
+    std::fs::write(&config, text).unwrap();
+    let child = start_phi(&config, Stdio::null());
+    wait_listening(port);
+    let client = reqwest::Client::new();
+    let r = client.post(format!("http://127.0.0.1:{port}/v1/track")).json(&track(1)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 500, "a lost event must not be acknowledged");
+    sigterm(&child);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dead_letters_lost 1"), "{stderr}");
 }

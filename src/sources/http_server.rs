@@ -271,8 +271,15 @@ async fn deliver(
             return Err(refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "shutting down", "shutting down"));
         }
         count_in(ctx, count, bytes);
-        let _ = done.await;
-        return Ok(reply(StatusCode::OK, ""));
+        return match done.await {
+            Ok(true) => Ok(reply(StatusCode::OK, "")),
+            _ => Err(refuse(
+                ctx,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "not stored",
+                "some events could not be stored; retry",
+            )),
+        };
     }
     match out.try_send(batch) {
         Ok(()) => {

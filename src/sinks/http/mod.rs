@@ -84,7 +84,7 @@ pub async fn run(
                             launch(pending.take(), &client, &settings, &slots, &mut in_flight, &deadline).await;
                         }
                     }
-                    flush(&mut dead_letters)?;
+                    flush_or_fail(&mut dead_letters, &settled, &mut metrics);
                     drop(settled);
                 }
                 None => open = false,
@@ -95,7 +95,7 @@ pub async fn run(
                 for event in &events {
                     dead_letter(event, &GiveUp::deadline(), &mut metrics, &mut dead_letters)?;
                 }
-                flush(&mut dead_letters)?;
+                flush_or_fail(&mut dead_letters, &events, &mut metrics);
             }
             _ = sleep_until(batch_due), if batch_due.is_some() => {}
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
@@ -112,7 +112,11 @@ pub async fn run(
         settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?, &mut metrics, &mut dead_letters)?;
     }
     if let Some(writer) = dead_letters {
-        writer.finish()?;
+        // Every batch was flushed already (failures were counted and not acknowledged); a
+        // failing final sync is reported, not fatal, so the summary still comes out.
+        if let Err(e) = writer.finish() {
+            eprintln!("phi-scrub: sink `{name}`: cannot sync the dead-letter file: {e}");
+        }
     }
     publisher.publish(&metrics);
     Ok(metrics)
@@ -182,13 +186,20 @@ fn settle(
         dead_letter(event, reason, metrics, dead_letters)?;
     }
     // Written before the events (and any acknowledgement they hold) are released.
-    flush(dead_letters)
+    let events: Vec<Event> = outcome.dead.into_iter().map(|(e, _)| e).collect();
+    flush_or_fail(dead_letters, &events, metrics);
+    Ok(())
 }
 
-fn flush(dead_letters: &mut Option<DeadLetterWriter>) -> std::io::Result<()> {
-    match dead_letters {
-        Some(w) => w.flush(),
-        None => Ok(()),
+/// Hands the dead letters to the operating system; if that fails, the events just written are
+/// lost and their acknowledgements fail.
+fn flush_or_fail(dead_letters: &mut Option<DeadLetterWriter>, events: &[Event], metrics: &mut Metrics) {
+    if let Some(w) = dead_letters {
+        if let Err(e) = w.flush() {
+            for event in events {
+                lost(event, &e, metrics);
+            }
+        }
     }
 }
 
@@ -200,8 +211,18 @@ fn dead_letter(
 ) -> std::io::Result<()> {
     metrics.add("dead_letters", 1);
     metrics.drop_one(reason.label);
-    match dead_letters {
-        Some(w) => w.write(event, &reason.detail),
-        None => Ok(()),
+    if let Some(w) = dead_letters {
+        if let Err(e) = w.write(event, &reason.detail) {
+            lost(event, &e, metrics);
+        }
     }
+    Ok(())
+}
+
+/// A dead letter could not be kept: count it, say so once per event, and fail its
+/// acknowledgement so that a client waiting for it retries instead of being told it is safe.
+fn lost(event: &Event, error: &std::io::Error, metrics: &mut Metrics) {
+    metrics.add("dead_letters_lost", 1);
+    eprintln!("phi-scrub: cannot write a dead letter ({error}); the sender is told to retry");
+    event.fail_ack();
 }
