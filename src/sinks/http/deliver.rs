@@ -230,17 +230,22 @@ async fn send(client: &reqwest::Client, settings: &HttpSettings, body: bytes::By
         Err(e) => return Answer::Retry { after: None, reason: connection_reason(&e) },
     };
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
     let text = match response.bytes().await {
         Ok(b) => b,
         Err(e) => return Answer::Retry { after: None, reason: connection_reason(&e) },
     };
     classify(status, retry_after, &text, settings.mode)
+}
+
+/// `Retry-After` is either delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
 fn connection_reason(e: &reqwest::Error) -> String {
@@ -341,6 +346,16 @@ mod tests {
         assert!(matches!(classify(401, None, b"", ResponseMode::MixpanelStrict), Answer::RejectAll(_)));
         assert!(matches!(classify(413, None, b"", ResponseMode::MixpanelStrict), Answer::TooLarge));
         assert!(matches!(classify(404, None, b"", ResponseMode::Plain), Answer::RejectAll(_)));
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        let d = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
+        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[test]

@@ -145,6 +145,7 @@ impl MixpanelShape {
             includes.push(compile_include(name, source)?);
             reserved.push(name.as_bytes().into());
         }
+        refuse_nested_includes(&includes)?;
         Ok(Self {
             token_json: crate::pseudonym::SecretBytes::new(token_json),
             page_names: config.page_names,
@@ -515,6 +516,22 @@ fn insert_id(
     // Cannot fail: 16 bytes fill 32 hex characters exactly.
     let _ = hex::encode_to_slice(&digest[..mixpanel::INSERT_ID_HEX_LEN / 2], &mut hex);
     Ok(hex)
+}
+
+/// A source inside another (`context.page` and `context.page.path`) would never be reached: the
+/// outer one consumes the value first. Refused rather than silently ignored.
+fn refuse_nested_includes(includes: &[Include]) -> Result<(), BuildError> {
+    for (i, a) in includes.iter().enumerate() {
+        for (j, b) in includes.iter().enumerate() {
+            if i != j && a.path.len() < b.path.len() && b.path.starts_with(&a.path) {
+                return Err(BuildError::InvalidOption {
+                    option: "mixpanel.properties_from",
+                    message: "one source path lies inside another; take the outer one or the inner one".into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn compile_include(name: &str, source: &str) -> Result<Include, BuildError> {

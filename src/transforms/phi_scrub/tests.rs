@@ -433,7 +433,12 @@ fn mixpanel_properties_from_respects_drop_and_hash_on_a_parent() {
 
 #[test]
 fn mixpanel_properties_from_refuses_envelope_and_reserved_names() {
-    for extra in ["x = \"userId\"", "token = \"context.x\"", "x = \"context.*\""] {
+    for extra in [
+        "x = \"userId\"",
+        "token = \"context.x\"",
+        "x = \"context.*\"",
+        "a = \"context.page\"\nb = \"context.page.path\"",
+    ] {
         let text = format!("key = \"{KEY}\"\n{MP}[mixpanel.properties_from]\n{extra}\n");
         let config: PhiScrubConfig = toml::from_str(&text).unwrap();
         assert!(PhiScrub::new(&config).is_err(), "{extra}");
