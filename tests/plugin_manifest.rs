@@ -53,3 +53,14 @@ fn every_listed_option_is_accepted_by_the_config() {
     let table: toml::Table = "not_an_option = 1".parse().unwrap();
     assert!((find_transform("phi_scrub").unwrap().parse)(table).is_err());
 }
+
+#[test]
+fn cargo_run_starts_phi_scrub_as_the_readme_says() {
+    // The README's quickstart is `cargo run --release -- run …`; with two binaries in the crate
+    // that only works while `default-run` names phi-scrub.
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let manifest: toml::Table = text.parse().unwrap();
+    assert_eq!(manifest["package"]["default-run"].as_str(), Some("phi-scrub"));
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("cargo run --release -- run --config examples/quickstart.toml < examples/events.ndjson"));
+}
