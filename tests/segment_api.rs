@@ -169,13 +169,15 @@ fn gzip_bomb() -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_requests_survive_sigkill_and_restart_exactly_once() {
-    // Every answer is slow, so requests are certainly in flight when phi-scrub is killed.
-    let emulator = Emulator::start(&["--rate-slow", "1.0", "--slow-ms", "300"]);
-    let dir = temp_dir("ack-kill");
-    let port = free_port();
-    let text = format!(
+/// http_server (acknowledgements on) -> phi_scrub -> http sink (`mixpanel_import`) -> emulator.
+fn acknowledged_import_config(
+    port: u16,
+    emulator: &Emulator,
+    password: &str,
+    dead_letter: &str,
+    extra: &str,
+) -> String {
+    format!(
         r#"[sources.web]
 type = "http_server"
 address = "127.0.0.1:{port}"
@@ -189,14 +191,28 @@ uri = "http://{address}"
 project_id = "12345"
 auth.strategy = "basic"
 auth.user = "svc-user"
-auth.password = "svc-secret"
-batch.max_events = 20
+auth.password = "{password}"
 batch.timeout_secs = 0.05
-request.retry_initial_backoff_secs = 0.01
-dead_letter.path = "{dead}"
+dead_letter.path = "{dead_letter}"
+{extra}
 "#,
-        address = emulator.address,
-        dead = dir.join("dead.ndjson").display()
+        address = emulator.address
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_requests_survive_sigkill_and_restart_exactly_once() {
+    // Every answer is slow, so requests are certainly in flight when phi-scrub is killed.
+    let emulator = Emulator::start(&["--rate-slow", "1.0", "--slow-ms", "300"]);
+    let dir = temp_dir("ack-kill");
+    let port = free_port();
+    let dead = dir.join("dead.ndjson");
+    let text = acknowledged_import_config(
+        port,
+        &emulator,
+        "svc-secret",
+        dead.to_str().unwrap(),
+        "batch.max_events = 20\nrequest.retry_initial_backoff_secs = 0.01",
     );
     let config = dir.join("ack.toml");
     std::fs::write(&config, text).unwrap();
@@ -370,26 +386,7 @@ async fn an_event_whose_dead_letter_cannot_be_written_is_not_acknowledged() {
     let emulator = Emulator::start(&[]);
     let dir = temp_dir("devfull");
     let port = free_port();
-    let text = format!(
-        r#"[sources.web]
-type = "http_server"
-address = "127.0.0.1:{port}"
-acknowledgements = true
-{PHI_BLOCK}
-[sinks.mixpanel]
-type = "http"
-inputs = ["phi"]
-preset = "mixpanel_import"
-uri = "http://{address}"
-project_id = "12345"
-auth.strategy = "basic"
-auth.user = "svc-user"
-auth.password = "wrong-secret"
-batch.timeout_secs = 0.05
-dead_letter.path = "/dev/full"
-"#,
-        address = emulator.address
-    );
+    let text = acknowledged_import_config(port, &emulator, "wrong-secret", "/dev/full", "");
     let config = dir.join("devfull.toml");
     std::fs::write(&config, text).unwrap();
     let child = start_phi(&config, Stdio::null());
