@@ -43,6 +43,9 @@ fn every_listed_option_is_accepted_by_the_config() {
             "algorithm" => "\"blake3\"".to_owned(),
             "max_depth" => "8".to_owned(),
             "mixpanel" => "{ token = \"t\" }".to_owned(),
+            "preset" => "\"hipaa\"".to_owned(),
+            "detect_action" => "\"hash\"".to_owned(),
+            "truncate" => "{ \"properties.q\" = 3 }".to_owned(),
             _ => "[]".to_owned(),
         };
         let text = format!("{option} = {value}");

@@ -75,6 +75,11 @@ impl RefPolicy {
         self.rules.iter().any(|(pat, _)| open_below(p, pat))
     }
 
+    /// Whether a rule that keeps something (not `drop`) could match below `p`.
+    fn keeps_below(&self, p: &[String]) -> bool {
+        self.rules.iter().any(|(pat, a)| *a != Act::Drop && open_below(p, pat))
+    }
+
     pub fn apply_object(
         &self,
         obj: &Map<String, Value>,
@@ -102,18 +107,24 @@ impl RefPolicy {
         Value::Object(out)
     }
 
+    /// A visible container (allowed, or no default-deny) is walked when rules lie below it; a
+    /// denied one only when a keeping rule lies below, and it is removed if nothing was kept.
     fn apply_value(&self, v: &Value, path: &mut Vec<String>, allowed: bool, h: &Pseudonymizer) -> Option<Value> {
         let container = v.is_object() || v.is_array();
-        if container && self.below(path) {
-            return Some(match v {
+        let visible = allowed || !self.allow_mode;
+        let walk = if visible { self.below(path) } else { self.keeps_below(path) };
+        if container && walk {
+            let walked = match v {
                 Value::Object(o) => self.apply_object(o, path, allowed, h),
                 Value::Array(items) => {
                     Value::Array(items.iter().filter_map(|i| self.apply_value(i, path, allowed, h)).collect())
                 }
                 _ => unreachable!(),
-            });
+            };
+            let empty = walked.as_object().is_some_and(Map::is_empty) || walked.as_array().is_some_and(Vec::is_empty);
+            return (visible || !empty).then_some(walked);
         }
-        (allowed || !self.allow_mode).then(|| v.clone())
+        visible.then(|| v.clone())
     }
 }
 

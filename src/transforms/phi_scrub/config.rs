@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::detect::{DetectAction, Detector};
 use crate::pseudonym::{Algorithm, SecretBytes};
 
 /// Nesting limit when `max_depth` is not set: far deeper than any real Segment event.
@@ -35,15 +36,59 @@ pub struct PhiScrubConfig {
     /// `{ path = "...", trim = true, lowercase = true }` to normalise before hashing.
     #[serde(default)]
     pub hash: Vec<HashEntry>,
-    /// Default-deny: when set, every field not under an `allow` or `hash` path is removed.
+    /// Default-deny: when set, every field not under an `allow` or `hash` path (or a
+    /// generalising action) is removed.
     #[serde(default)]
     pub allow: Option<Vec<String>>,
+    /// A ready-made default-deny policy: `"hipaa"`. The rules above refine it.
+    #[serde(default)]
+    pub preset: Option<Preset>,
+    /// Paths whose value is replaced by the marker `"[redacted]"`.
+    #[serde(default)]
+    pub redact: Vec<String>,
+    /// Paths holding a date: kept as its year (years more than 89 years ago pooled).
+    #[serde(default)]
+    pub year: Vec<String>,
+    /// Paths holding an age: ages of 90 and over become `"90+"`.
+    #[serde(default)]
+    pub age: Vec<String>,
+    /// Paths holding a US ZIP code: kept as its first three digits (`000` for small areas).
+    #[serde(default)]
+    pub zip3: Vec<String>,
+    /// Paths holding a URL: query, fragment, user info and id-like path segments removed.
+    #[serde(default)]
+    pub url_strip: Vec<String>,
+    /// Query parameters that `url_strip` keeps, e.g. `["utm_source", "utm_campaign"]`.
+    #[serde(default)]
+    pub url_keep_params: Vec<String>,
+    /// Paths holding a user-agent string: kept as browser family and major version.
+    #[serde(default)]
+    pub user_agent: Vec<String>,
+    /// Strings cut to at most N characters: `{ "properties.query" = 20 }`.
+    #[serde(default)]
+    pub truncate: BTreeMap<String, u32>,
+    /// Free-text detectors run on every string that survives the policy: `email`, `phone`,
+    /// `ssn`, `ip`, `credit_card`, `url_query`. With a preset, all of them unless set.
+    #[serde(default)]
+    pub detect: Option<Vec<Detector>>,
+    /// What a detector does to a match: `redact` (default, `[redacted:email]`) or `hash`.
+    #[serde(default)]
+    pub detect_action: DetectAction,
     /// Deepest nesting of objects and arrays accepted; deeper events are dropped.
     #[serde(default = "default_max_depth")]
     pub max_depth: usize,
     /// Reshape into a Mixpanel event.
     #[serde(default)]
     pub mixpanel: Option<MixpanelConfig>,
+}
+
+/// A ready-made policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// Default-deny for Segment events, covering the HIPAA Safe Harbor identifiers as they show
+    /// up in Segment payloads (the README lists every rule).
+    Hipaa,
 }
 
 /// One `hash` entry.
@@ -100,6 +145,32 @@ pub enum PageNaming {
     Categorized,
 }
 
+/// How precisely the Mixpanel `time` is kept: event times are analytics, but a coarser time is
+/// harder to link to a visit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeResolution {
+    #[default]
+    Millisecond,
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl TimeResolution {
+    /// The unit in milliseconds.
+    pub const fn millis(self) -> i64 {
+        match self {
+            Self::Millisecond => 1,
+            Self::Second => 1_000,
+            Self::Minute => 60_000,
+            Self::Hour => 3_600_000,
+            Self::Day => 86_400_000,
+        }
+    }
+}
+
 /// `[transforms.NAME.mixpanel]`: output Mixpanel events instead of scrubbed Segment events.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +180,9 @@ pub struct MixpanelConfig {
     /// Event names for page and screen calls.
     #[serde(default)]
     pub page_names: PageNaming,
+    /// Coarsens `time`: `millisecond` (default), `second`, `minute`, `hour` or `day` (UTC).
+    #[serde(default)]
+    pub time_resolution: TimeResolution,
     /// Extra properties taken from outside `properties`: `{ NAME = "path" }`. The value is
     /// scrubbed by the policy at its path first (a dropped value is not forwarded).
     #[serde(default)]

@@ -6,30 +6,56 @@
 //! leaves [`crate::pseudonym`]; errors and `Debug` output show neither it nor event content.
 
 mod config;
+mod generalise;
 mod policy;
+mod preset;
 mod rewrite;
 mod shape;
 
 use bytes::Bytes;
 
-pub use config::{HashEntry, MixpanelConfig, PageNaming, PhiScrubConfig};
+pub use config::{HashEntry, MixpanelConfig, PageNaming, PhiScrubConfig, Preset, TimeResolution};
+pub use generalise::{REDACTED, RESTRICTED_ZIP3};
 pub use policy::Policy;
+pub use preset::markdown_table as preset_table;
 pub use shape::DropReason;
 
+use crate::detect::{Detector, Detectors};
 use crate::event::Event;
 use crate::json::{ScanState, Scanner, ValueKind};
 use crate::plugin::{BuildError, FunctionTransform, Metrics, OutputBuffer, TransformConfig, TransformPlugin};
 use crate::pseudonym::{read_key_file, Pseudonymizer};
 
+use generalise::GeneraliseContext;
 use policy::NodeId;
-use rewrite::{WalkCounts, Walker};
+use rewrite::{Scratch, ValueRules, WalkCounts, Walker};
 use shape::MixpanelShape;
 
 /// The registry entry for `type = "phi_scrub"`.
 pub const PLUGIN: TransformPlugin = TransformPlugin { type_name: "phi_scrub", parse: parse_config };
 
 /// The option names of a `phi_scrub` block, as `plugin.toml` lists them.
-pub const OPTIONS: &[&str] = &["key", "key_file", "algorithm", "drop", "hash", "allow", "max_depth", "mixpanel"];
+pub const OPTIONS: &[&str] = &[
+    "key",
+    "key_file",
+    "algorithm",
+    "drop",
+    "hash",
+    "allow",
+    "preset",
+    "redact",
+    "year",
+    "age",
+    "zip3",
+    "url_strip",
+    "url_keep_params",
+    "user_agent",
+    "truncate",
+    "detect",
+    "detect_action",
+    "max_depth",
+    "mixpanel",
+];
 
 fn parse_config(table: toml::Table) -> Result<Box<dyn TransformConfig>, String> {
     let config: PhiScrubConfig = table.try_into().map_err(|e: toml::de::Error| crate::topology::safe_message(&e))?;
@@ -47,11 +73,13 @@ impl TransformConfig for PhiScrubConfig {
 pub struct PhiScrub {
     policy: Policy,
     pseudonymizer: Pseudonymizer,
+    rules: ValueRules,
     mixpanel: Option<MixpanelShape>,
     max_depth: usize,
     scan: ScanState,
     sets: Vec<NodeId>,
     text: Vec<u8>,
+    scratch: Scratch,
     out: Vec<u8>,
     metrics: Metrics,
 }
@@ -81,11 +109,13 @@ impl PhiScrub {
         Ok(Self {
             policy,
             pseudonymizer,
+            rules: value_rules(config),
             mixpanel,
             max_depth: config.max_depth,
             scan: ScanState::default(),
             sets: Vec::new(),
             text: Vec::new(),
+            scratch: Scratch::default(),
             out: Vec::new(),
             metrics: Metrics::default(),
         })
@@ -98,8 +128,10 @@ impl PhiScrub {
         let mut walker = Walker {
             policy: &self.policy,
             pseudonymizer: &self.pseudonymizer,
+            rules: &self.rules,
             sets: &mut self.sets,
             text: &mut self.text,
+            scratch: &mut self.scratch,
             counts: WalkCounts::default(),
         };
         let mut sc = Scanner::new(payload, &mut self.scan, self.max_depth)?;
@@ -124,6 +156,39 @@ impl PhiScrub {
         self.metrics.add("values_hashed", counts.hashed);
         self.metrics.add("fields_removed", counts.removed);
         self.metrics.add("hash_containers_removed", counts.hash_containers_removed);
+        self.metrics.add("values_redacted", counts.redacted);
+        self.metrics.add("values_generalised", counts.generalised);
+        self.metrics.add("ungeneralisable_removed", counts.ungeneralisable_removed);
+        for d in Detector::ALL {
+            self.metrics.add(detected_counter(d), counts.detected[d.index()]);
+        }
+    }
+}
+
+/// The counter of one detector's matches.
+const fn detected_counter(d: Detector) -> &'static str {
+    match d {
+        Detector::Email => "detected_email",
+        Detector::Phone => "detected_phone",
+        Detector::Ssn => "detected_ssn",
+        Detector::Ip => "detected_ip",
+        Detector::CreditCard => "detected_credit_card",
+        Detector::UrlQuery => "detected_url_query",
+    }
+}
+
+/// The detectors and generaliser settings of a config; a preset turns every detector on unless
+/// `detect` says otherwise.
+fn value_rules(config: &PhiScrubConfig) -> ValueRules {
+    let default_detectors: &[Detector] = if config.preset.is_some() { &Detector::ALL } else { &[] };
+    let detectors = config.detect.as_deref().unwrap_or(default_detectors);
+    ValueRules {
+        detectors: Detectors::new(detectors),
+        detect_action: config.detect_action,
+        context: GeneraliseContext {
+            url_keep_params: config.url_keep_params.clone(),
+            current_year: time::OffsetDateTime::now_utc().year(),
+        },
     }
 }
 
@@ -151,5 +216,7 @@ impl FunctionTransform for PhiScrub {
     }
 }
 
+#[cfg(test)]
+mod privacy_tests;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,10 @@
 //! Compiling checks the paths and their conflicts once, at `build()`; the per-event work is a
 //! lookup of each key among a node's children. `*` is an edge taken by any key; `**` leads to a
 //! node that stays active at every depth below (it matches zero or more keys).
+//!
+//! Rules come in two tiers: the user's own, and a preset's. Where several rules match a field
+//! the safest wins, except that a user rule with an exact path (no wildcard) replaces the
+//! preset's rules for that field: that is how a team refines a preset on purpose.
 
 use std::ops::Range;
 
@@ -12,6 +16,8 @@ use crate::path::{Path, Segment};
 use crate::plugin::BuildError;
 
 use super::config::{HashEntry, PhiScrubConfig};
+use super::generalise::Generaliser;
+use super::preset;
 
 pub(crate) type NodeId = u32;
 
@@ -22,6 +28,10 @@ pub(crate) enum Action {
     Drop,
     /// Replace the value by its keyed hash, after optional normalisation.
     Hash { trim: bool, lowercase: bool },
+    /// Replace the value by a fixed marker.
+    Redact,
+    /// Keep a coarser form of the value.
+    Generalise(Generaliser),
     /// Keep the field and everything under it (default-deny mode).
     Allow,
 }
@@ -30,11 +40,36 @@ impl Action {
     /// Precedence when several rules match one field: the safer wins.
     fn rank(self) -> u8 {
         match self {
-            Self::Drop => 3,
-            Self::Hash { .. } => 2,
+            Self::Drop => 5,
+            Self::Hash { .. } => 4,
+            Self::Redact => 3,
+            Self::Generalise(_) => 2,
             Self::Allow => 1,
         }
     }
+
+    /// Whether the field's value can reach the output in some form.
+    fn keeps(self) -> bool {
+        !matches!(self, Self::Drop)
+    }
+
+    /// A short name for metrics and the audit report.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Drop => "drop",
+            Self::Hash { .. } => "hash",
+            Self::Redact => "redact",
+            Self::Generalise(g) => g.name(),
+            Self::Allow => "allow",
+        }
+    }
+}
+
+/// Where a rule came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tier {
+    User,
+    Preset,
 }
 
 #[derive(Debug, Default)]
@@ -45,9 +80,16 @@ struct Node {
     any_depth: Option<NodeId>,
     /// A `**` node: stays active below itself.
     recursive: bool,
+    /// Reached from the root by key segments only: a rule here names one exact field.
+    exact: bool,
+    /// The user's rule ending here, with the option it came from.
     action: Option<(Action, &'static str)>,
+    /// The preset's rule ending here.
+    preset: Option<Action>,
     /// Whether any rule can match below this node.
     has_rules_below: bool,
+    /// Whether a rule that keeps something (all but `drop`) can match below this node.
+    keeps_below: bool,
 }
 
 /// A policy compiled into a tree of path segments.
@@ -62,28 +104,34 @@ const ROOT: NodeId = 0;
 impl Policy {
     /// Compiles the policy options of a config, refusing bad or conflicting paths.
     pub fn compile(config: &PhiScrubConfig) -> Result<Self, BuildError> {
-        let mut policy = Self { nodes: vec![Node::default()], allow_mode: config.allow.is_some() };
-        for text in &config.drop {
-            policy.insert("drop", text, Action::Drop)?;
+        let allow_mode = config.allow.is_some() || config.preset.is_some();
+        let mut policy = Self { nodes: vec![Node { exact: true, ..Node::default() }], allow_mode };
+        for (option, text, action) in user_rules(config) {
+            policy.insert(Tier::User, option, &text, action)?;
         }
-        for HashEntry { path, trim, lowercase } in &config.hash {
-            policy.insert("hash", path, Action::Hash { trim: *trim, lowercase: *lowercase })?;
-        }
-        for text in config.allow.iter().flatten() {
-            policy.insert("allow", text, Action::Allow)?;
+        if let Some(preset) = config.preset {
+            for (path, action) in preset::rules(preset) {
+                policy.insert(Tier::Preset, "preset", &path, action)?;
+            }
         }
         policy.mark_rules_below();
         Ok(policy)
     }
 
-    fn insert(&mut self, option: &'static str, text: &str, action: Action) -> Result<(), BuildError> {
+    fn insert(&mut self, tier: Tier, option: &'static str, text: &str, action: Action) -> Result<(), BuildError> {
         let path = Path::parse(text).map_err(|e| BuildError::InvalidOption { option, message: e.to_string() })?;
         let mut node = ROOT;
         for segment in path.segments() {
             node = self.child(node, segment);
         }
-        match self.nodes[node as usize].action {
-            None => self.nodes[node as usize].action = Some((action, option)),
+        let n = &mut self.nodes[node as usize];
+        if tier == Tier::Preset {
+            // Preset rules on one path combine by safety; the preset's own tests keep them apart.
+            n.preset = Some(n.preset.map_or(action, |p| if action.rank() > p.rank() { action } else { p }));
+            return Ok(());
+        }
+        match n.action {
+            None => n.action = Some((action, option)),
             Some((existing, _)) if existing == action => {}
             Some((_, other)) => {
                 return Err(BuildError::Conflict(format!(
@@ -114,7 +162,8 @@ impl Policy {
                 None => *slot = Some(next),
             }
         }
-        self.nodes.push(Node { recursive: matches!(segment, Segment::AnyDepth), ..Node::default() });
+        let exact = self.nodes[node as usize].exact && matches!(segment, Segment::Key(_));
+        self.nodes.push(Node { recursive: matches!(segment, Segment::AnyDepth), exact, ..Node::default() });
         next
     }
 
@@ -122,9 +171,21 @@ impl Policy {
         // Children always have larger ids than their parents, so one backwards pass suffices.
         for id in (0..self.nodes.len()).rev() {
             let n = &self.nodes[id];
-            let mut below = n.recursive || n.any_key.is_some() || n.any_depth.is_some();
-            below |= !n.keys.is_empty();
-            self.nodes[id].has_rules_below = below;
+            let children = n.keys.iter().map(|k| k.2).chain(n.any_key).chain(n.any_depth);
+            let (mut rules, mut keeps) = (false, false);
+            for child in children {
+                let c = &self.nodes[child as usize];
+                let kept_here = c.action.is_some_and(|(a, _)| a.keeps()) || c.preset.is_some_and(Action::keeps);
+                rules |= c.action.is_some() || c.preset.is_some() || c.has_rules_below;
+                keeps |= kept_here || c.keeps_below;
+            }
+            self.nodes[id].has_rules_below = rules;
+            self.nodes[id].keeps_below = keeps;
+        }
+        // Keys are looked up by fingerprint; sorted, a node with many keys (a preset's `**`)
+        // is searched in log time.
+        for n in &mut self.nodes {
+            n.keys.sort_by_key(|k| k.0);
         }
     }
 
@@ -153,8 +214,8 @@ impl Policy {
         let start = sets.len();
         for i in from {
             let n = &self.nodes[sets[i] as usize];
-            if let Some((_, _, id)) = n.keys.iter().find(|(f, k, _)| *f == key_fingerprint && **k == *key) {
-                self.push_closure(*id, sets, start);
+            if let Some(id) = n.find_key(key, key_fingerprint) {
+                self.push_closure(id, sets, start);
             }
             if let Some(id) = n.any_key {
                 self.push_closure(id, sets, start);
@@ -176,10 +237,26 @@ impl Policy {
         }
     }
 
-    /// The action for a field whose active set is `set`: the safest of the matching rules.
+    /// The action for a field whose active set is `set`: the safest of the matching rules, the
+    /// preset's left out when a user rule names the field exactly.
     #[inline]
     pub(crate) fn action(&self, set: &[NodeId]) -> Option<Action> {
-        set.iter().filter_map(|&id| self.nodes[id as usize].action.map(|(a, _)| a)).max_by_key(|a| a.rank())
+        let (mut user, mut preset, mut exact_user) = (None::<Action>, None::<Action>, false);
+        for &id in set {
+            let n = &self.nodes[id as usize];
+            if let Some((a, _)) = n.action {
+                exact_user |= n.exact;
+                user = Some(user.map_or(a, |u| safer(u, a)));
+            }
+            if let Some(a) = n.preset {
+                preset = Some(preset.map_or(a, |p| safer(p, a)));
+            }
+        }
+        match (user, preset) {
+            (Some(u), Some(p)) if !exact_user => Some(safer(u, p)),
+            (Some(u), _) => Some(u),
+            (None, p) => p,
+        }
     }
 
     /// Whether any rule can match below a field whose active set is `set`.
@@ -187,6 +264,55 @@ impl Policy {
     pub(crate) fn has_rules_below(&self, set: &[NodeId]) -> bool {
         set.iter().any(|&id| self.nodes[id as usize].has_rules_below)
     }
+
+    /// Whether a rule that keeps something can match below a field whose active set is `set`.
+    #[inline]
+    pub(crate) fn keeps_below(&self, set: &[NodeId]) -> bool {
+        set.iter().any(|&id| self.nodes[id as usize].keeps_below)
+    }
+}
+
+impl Node {
+    #[inline]
+    fn find_key(&self, key: &[u8], key_fingerprint: u64) -> Option<NodeId> {
+        if self.keys.len() <= 8 {
+            return self.keys.iter().find(|(f, k, _)| *f == key_fingerprint && **k == *key).map(|k| k.2);
+        }
+        let first = self.keys.partition_point(|k| k.0 < key_fingerprint);
+        self.keys[first..].iter().take_while(|k| k.0 == key_fingerprint).find(|k| *k.1 == *key).map(|k| k.2)
+    }
+}
+
+/// The safer of two actions (the first on a tie).
+fn safer(a: Action, b: Action) -> Action {
+    if b.rank() > a.rank() {
+        b
+    } else {
+        a
+    }
+}
+
+/// Every user rule of a config: (option, path, action).
+fn user_rules(config: &PhiScrubConfig) -> Vec<(&'static str, String, Action)> {
+    let mut rules = Vec::new();
+    let mut list = |option: &'static str, paths: &[String], action: Action| {
+        rules.extend(paths.iter().map(|p| (option, p.clone(), action)));
+    };
+    list("drop", &config.drop, Action::Drop);
+    list("redact", &config.redact, Action::Redact);
+    list("year", &config.year, Action::Generalise(Generaliser::Year));
+    list("age", &config.age, Action::Generalise(Generaliser::Age));
+    list("zip3", &config.zip3, Action::Generalise(Generaliser::Zip3));
+    list("url_strip", &config.url_strip, Action::Generalise(Generaliser::UrlStrip));
+    list("user_agent", &config.user_agent, Action::Generalise(Generaliser::UserAgent));
+    list("allow", config.allow.as_deref().unwrap_or_default(), Action::Allow);
+    for HashEntry { path, trim, lowercase } in &config.hash {
+        rules.push(("hash", path.clone(), Action::Hash { trim: *trim, lowercase: *lowercase }));
+    }
+    for (path, n) in &config.truncate {
+        rules.push(("truncate", path.clone(), Action::Generalise(Generaliser::Truncate(*n))));
+    }
+    rules
 }
 
 #[cfg(test)]

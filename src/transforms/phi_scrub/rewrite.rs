@@ -4,13 +4,37 @@
 //! Untouched neighbours are copied as one run, separators and formatting included; a removed
 //! member only costs the comma in front of the next run. Nothing here allocates per event once
 //! the buffers have grown to the size of the largest event seen.
+//!
+//! With detectors on, every kept string is searched, so kept containers are walked rather than
+//! copied whole; a string with no match is still copied as it came.
 
 use std::ops::Range;
 
-use crate::json::{decode_string_into, JsonError, Scanner, Shape, ValueKind};
+use crate::detect::{DetectAction, Detector, Detectors, Match};
+use crate::json::{decode_string_into, write_escaped_str, JsonError, Scanner, Shape, ValueKind};
 use crate::pseudonym::Pseudonymizer;
 
+use super::generalise::{generalise, GeneraliseContext, Generaliser, Scalar, REDACTED};
 use super::policy::{Action, NodeId, Policy};
+
+/// What the policy does to values beyond keeping and dropping them: generalisers' settings and
+/// the free-text detectors.
+#[derive(Debug, Default)]
+pub(crate) struct ValueRules {
+    pub detectors: Detectors,
+    pub detect_action: DetectAction,
+    pub context: GeneraliseContext,
+}
+
+/// Reusable buffers for values the walker writes itself.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// The JSON of one replacement value.
+    pub value: Vec<u8>,
+    pub matches: Vec<Match>,
+    /// A string being rebuilt around detector matches.
+    pub rebuilt: String,
+}
 
 /// What the walker counted in one event.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +45,14 @@ pub(crate) struct WalkCounts {
     pub removed: u64,
     /// Objects or arrays found under a `hash` path, removed rather than forwarded.
     pub hash_containers_removed: u64,
+    /// Values replaced by the redaction marker.
+    pub redacted: u64,
+    /// Values replaced by a coarser form (year, zip3, …).
+    pub generalised: u64,
+    /// Values a generaliser could not read, removed rather than forwarded.
+    pub ungeneralisable_removed: u64,
+    /// Detector matches, by [`Detector::index`].
+    pub detected: [u64; Detector::ALL.len()],
 }
 
 /// The shape of a rewritten object: for limits such as Mixpanel's.
@@ -36,9 +68,15 @@ pub(crate) struct Written {
 
 enum Decision {
     Remove,
-    Hash { trim: bool, lowercase: bool },
+    /// Hash, redact or generalise.
+    Replace(Action),
     Keep,
-    Descend { allowed: bool },
+    /// Walk the container. `prune`: it is only walked for what rules below keep, and is removed
+    /// if nothing is.
+    Descend {
+        allowed: bool,
+        prune: bool,
+    },
 }
 
 /// Policy, key and reusable scratch space for rewriting events.
@@ -46,8 +84,10 @@ enum Decision {
 pub(crate) struct Walker<'p> {
     pub policy: &'p Policy,
     pub pseudonymizer: &'p Pseudonymizer,
+    pub rules: &'p ValueRules,
     pub sets: &'p mut Vec<NodeId>,
     pub text: &'p mut Vec<u8>,
+    pub scratch: &'p mut Scratch,
     pub counts: WalkCounts,
 }
 
@@ -88,36 +128,51 @@ impl Splice {
     }
 }
 
+impl Splice {
+    /// Writes `"key":value` (or just the value in an array) after a separator.
+    fn member(&mut self, key_raw: Option<&[u8]>, value: &[u8], out: &mut Vec<u8>) {
+        self.separator(out);
+        self.members += 1;
+        if let Some(key) = key_raw {
+            out.extend_from_slice(key);
+            out.push(b':');
+        }
+        out.extend_from_slice(value);
+    }
+}
+
 impl Walker<'_> {
     fn decide(&self, set: &[NodeId], allowed: bool, kind: ValueKind, at_key: bool) -> Decision {
         let mut allowed = allowed;
         if at_key {
             match self.policy.action(set) {
                 Some(Action::Drop) => return Decision::Remove,
-                Some(Action::Hash { trim, lowercase }) => return Decision::Hash { trim, lowercase },
                 Some(Action::Allow) => allowed = true,
+                Some(action) => return Decision::Replace(action),
                 None => {}
             }
         }
         let container = matches!(kind, ValueKind::Object | ValueKind::Array);
-        if container && self.policy.has_rules_below(set) {
-            Decision::Descend { allowed }
-        } else if allowed || !self.policy.allow_mode() {
-            Decision::Keep
-        } else {
-            Decision::Remove
+        let visible = allowed || !self.policy.allow_mode();
+        match (container, visible) {
+            (true, true) if self.policy.has_rules_below(set) || !self.rules.detectors.is_empty() => {
+                Decision::Descend { allowed, prune: false }
+            }
+            (true, false) if self.policy.keeps_below(set) => Decision::Descend { allowed, prune: true },
+            (_, true) => Decision::Keep,
+            (_, false) => Decision::Remove,
         }
     }
 
     /// The decision for a field reached by `set` (the root of a document or a captured path).
     pub(crate) fn keeps(&self, set: &[NodeId], kind: ValueKind) -> bool {
-        matches!(self.decide(set, false, kind, true), Decision::Keep | Decision::Descend { .. })
+        matches!(self.decide(set, false, kind, true), Decision::Keep | Decision::Descend { prune: false, .. })
     }
 
-    /// Whether a `drop` or `hash` rule applies to the field reached by `set`, so that nothing
+    /// Whether a rule other than `allow` applies to the field reached by `set`, so that nothing
     /// under it may be forwarded in clear.
     pub(crate) fn removes_subtree(&self, set: &[NodeId]) -> bool {
-        matches!(self.policy.action(set), Some(Action::Drop | Action::Hash { .. }))
+        !matches!(self.policy.action(set), None | Some(Action::Allow))
     }
 
     /// Whether a field reached by `set` is under an `allow` rule (or already was).
@@ -160,41 +215,9 @@ impl Walker<'_> {
             } else {
                 self.policy.step(self.sets, set.clone(), key_bytes, key.fingerprint)
             };
-            let key_raw = &buf[key.quote_start..key.quote_end];
-            match self.decide(&self.sets[child.clone()], allowed, kind, true) {
-                Decision::Keep => {
-                    shape.absorb(sc.skip_value()?);
-                    splice.extend_run(key.quote_start, sc.pos());
-                }
-                Decision::Remove => {
-                    splice.flush(buf, out);
-                    sc.skip_value()?;
-                    self.counts.removed += 1;
-                    modified = true;
-                }
-                Decision::Hash { trim, lowercase } => {
-                    splice.flush(buf, out);
-                    modified = true;
-                    let hashed = self.hash_value(sc, kind, trim, lowercase)?;
-                    if !matches!(hashed, Hashed::Removed) {
-                        splice.separator(out);
-                        splice.members += 1;
-                        out.extend_from_slice(key_raw);
-                        out.push(b':');
-                        hashed.write(out);
-                    }
-                }
-                Decision::Descend { allowed } => {
-                    splice.flush(buf, out);
-                    splice.separator(out);
-                    splice.members += 1;
-                    out.extend_from_slice(key_raw);
-                    out.push(b':');
-                    let child_written = self.container(sc, kind, child.clone(), allowed, out)?;
-                    shape.absorb(child_written.shape);
-                    modified |= child_written.modified;
-                }
-            }
+            let decision = self.decide(&self.sets[child.clone()], allowed, kind, true);
+            let member = Member { start: key.quote_start, key_raw: Some(&buf[key.quote_start..key.quote_end]), kind };
+            self.member(sc, decision, child, member, &mut splice, &mut shape, &mut modified, out)?;
             self.sets.truncate(set.end);
         }
         splice.flush(buf, out);
@@ -203,6 +226,67 @@ impl Walker<'_> {
         shape.max_keys = shape.max_keys.max(splice.members);
         keep_verbatim_unless(modified, &buf[in_start..sc.pos()], out_start, out);
         Ok(Written { shape, members: splice.members, modified })
+    }
+
+    /// Applies one decision to an object member or array element.
+    #[allow(clippy::too_many_arguments)]
+    fn member(
+        &mut self,
+        sc: &mut Scanner<'_, '_>,
+        decision: Decision,
+        set: Range<usize>,
+        member: Member<'_>,
+        splice: &mut Splice,
+        shape: &mut Shape,
+        modified: &mut bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), JsonError> {
+        let buf = sc.buf();
+        match decision {
+            Decision::Keep if member.kind == ValueKind::String && !self.rules.detectors.is_empty() => {
+                if self.detect_in_string(sc)? {
+                    splice.flush(buf, out);
+                    splice.member(member.key_raw, &self.scratch.value, out);
+                    *modified = true;
+                } else {
+                    splice.extend_run(member.start, sc.pos());
+                }
+            }
+            Decision::Keep => {
+                shape.absorb(sc.skip_value()?);
+                splice.extend_run(member.start, sc.pos());
+            }
+            Decision::Remove => {
+                splice.flush(buf, out);
+                sc.skip_value()?;
+                self.counts.removed += 1;
+                *modified = true;
+            }
+            Decision::Replace(action) => {
+                splice.flush(buf, out);
+                *modified = true;
+                if self.replace_value(sc, member.kind, action)? {
+                    splice.member(member.key_raw, &self.scratch.value, out);
+                }
+            }
+            Decision::Descend { allowed, prune } => {
+                splice.flush(buf, out);
+                let (mark, written_before) = (out.len(), splice.written_any);
+                splice.member(member.key_raw, b"", out);
+                let child = self.container(sc, member.kind, set, allowed, out)?;
+                if prune && child.members == 0 {
+                    out.truncate(mark);
+                    splice.written_any = written_before;
+                    splice.members -= 1;
+                    self.counts.removed += 1;
+                    *modified = true;
+                } else {
+                    shape.absorb(child.shape);
+                    *modified |= child.modified;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn container(
@@ -239,27 +323,12 @@ impl Walker<'_> {
         let mut modified = false;
         while sc.next_element()? {
             let kind = sc.peek_kind()?;
-            match self.decide(&self.sets[set.clone()], allowed, kind, false) {
-                Decision::Keep => {
-                    let start = sc.pos();
-                    shape.absorb(sc.skip_value()?);
-                    splice.extend_run(start, sc.pos());
-                }
-                Decision::Descend { allowed } => {
-                    splice.flush(buf, out);
-                    splice.separator(out);
-                    splice.members += 1;
-                    let child_written = self.container(sc, kind, set.clone(), allowed, out)?;
-                    shape.absorb(child_written.shape);
-                    modified |= child_written.modified;
-                }
-                Decision::Remove | Decision::Hash { .. } => {
-                    splice.flush(buf, out);
-                    sc.skip_value()?;
-                    self.counts.removed += 1;
-                    modified = true;
-                }
-            }
+            let decision = match self.decide(&self.sets[set.clone()], allowed, kind, false) {
+                Decision::Replace(_) => Decision::Remove,
+                other => other,
+            };
+            let member = Member { start: sc.pos(), key_raw: None, kind };
+            self.member(sc, decision, set.clone(), member, &mut splice, &mut shape, &mut modified, out)?;
         }
         splice.flush(buf, out);
         out.push(b']');
@@ -268,30 +337,25 @@ impl Walker<'_> {
         Ok(Written { shape, members: splice.members, modified })
     }
 
-    /// Hashes the value at the scanner's position for a `hash` path. Objects and arrays are
-    /// removed (and counted), never forwarded in clear; `null` stays `null`.
-    fn hash_value(
-        &mut self,
-        sc: &mut Scanner<'_, '_>,
-        kind: ValueKind,
-        trim: bool,
-        lowercase: bool,
-    ) -> Result<Hashed, JsonError> {
+    /// Reads the value at the scanner's position and writes the JSON of what `action` makes of
+    /// it into `scratch.value`; `false` when nothing is written (the value is removed).
+    /// Objects and arrays are never forwarded in clear; `null` stays `null`.
+    fn replace_value(&mut self, sc: &mut Scanner<'_, '_>, kind: ValueKind, action: Action) -> Result<bool, JsonError> {
         let buf = sc.buf();
+        self.scratch.value.clear();
+        self.text.clear();
         match kind {
             ValueKind::Object | ValueKind::Array => {
                 sc.skip_value()?;
-                self.counts.hash_containers_removed += 1;
-                self.counts.removed += 1;
-                return Ok(Hashed::Removed);
+                return Ok(self.replace_container(action));
             }
             ValueKind::Null => {
                 sc.scan_literal()?;
-                return Ok(Hashed::Null);
+                self.scratch.value.extend_from_slice(b"null");
+                return Ok(true);
             }
             ValueKind::String => {
                 let (s, e, escaped) = sc.scan_string()?;
-                self.text.clear();
                 if escaped {
                     decode_string_into(buf, s + 1, e - 1, self.text)?;
                 } else {
@@ -300,12 +364,87 @@ impl Walker<'_> {
             }
             ValueKind::Number | ValueKind::Bool => {
                 let (s, e) = if kind == ValueKind::Number { sc.scan_number()? } else { sc.scan_literal()? };
-                self.text.clear();
                 self.text.extend_from_slice(&buf[s..e]);
             }
         }
-        self.counts.hashed += 1;
-        Ok(Hashed::Hex(hash_text(self.pseudonymizer, self.text, trim, lowercase)))
+        Ok(self.replace_scalar(kind, action))
+    }
+
+    fn replace_container(&mut self, action: Action) -> bool {
+        if action == Action::Redact {
+            write_escaped_str(&mut self.scratch.value, REDACTED);
+            self.counts.redacted += 1;
+            return true;
+        }
+        if matches!(action, Action::Hash { .. }) {
+            self.counts.hash_containers_removed += 1;
+        } else {
+            self.counts.ungeneralisable_removed += 1;
+        }
+        self.counts.removed += 1;
+        false
+    }
+
+    /// `replace_value` for a scalar whose decoded text is in `self.text`.
+    fn replace_scalar(&mut self, kind: ValueKind, action: Action) -> bool {
+        let g = match action {
+            Action::Hash { trim, lowercase } => {
+                let hex = hash_text(self.pseudonymizer, self.text, trim, lowercase);
+                self.scratch.value.push(b'"');
+                self.scratch.value.extend_from_slice(&hex);
+                self.scratch.value.push(b'"');
+                self.counts.hashed += 1;
+                return true;
+            }
+            Action::Redact => {
+                write_escaped_str(&mut self.scratch.value, REDACTED);
+                self.counts.redacted += 1;
+                return true;
+            }
+            Action::Drop | Action::Allow => return false,
+            Action::Generalise(g) => g,
+        };
+        // The scanner validated the document, so decoded text is UTF-8.
+        let text = std::str::from_utf8(self.text).unwrap_or_default();
+        let scalar = match kind {
+            ValueKind::String => Scalar::String(text),
+            ValueKind::Number => Scalar::Number(text),
+            _ => Scalar::Bool,
+        };
+        let written = match (g, scalar) {
+            // A truncated string is still free text: the detectors see it.
+            (Generaliser::Truncate(n), Scalar::String(s)) => {
+                let cut = s.char_indices().nth(n as usize).map_or(s, |(i, _)| &s[..i]);
+                if !redact_matches(self.rules, self.pseudonymizer, cut.as_bytes(), self.scratch, &mut self.counts) {
+                    write_escaped_str(&mut self.scratch.value, cut);
+                }
+                true
+            }
+            _ => generalise(g, scalar, &self.rules.context, &mut self.scratch.value),
+        };
+        if written {
+            self.counts.generalised += 1;
+        } else {
+            self.counts.ungeneralisable_removed += 1;
+            self.counts.removed += 1;
+        }
+        written
+    }
+
+    /// Scans the kept string at the scanner's position with the detectors; when something
+    /// matches, writes the string with its matches replaced into `scratch.value` and returns
+    /// `true`.
+    fn detect_in_string(&mut self, sc: &mut Scanner<'_, '_>) -> Result<bool, JsonError> {
+        let buf = sc.buf();
+        let (s, e, escaped) = sc.scan_string()?;
+        let content = if escaped {
+            self.text.clear();
+            decode_string_into(buf, s + 1, e - 1, self.text)?;
+            &self.text[..]
+        } else {
+            &buf[s + 1..e - 1]
+        };
+        Ok(redact_matches(self.rules, self.pseudonymizer, content, self.scratch, &mut self.counts))
     }
 
     /// Applies the policy to one field's value (its key is the caller's business) and writes
@@ -318,28 +457,82 @@ impl Walker<'_> {
         allowed: bool,
         out: &mut Vec<u8>,
     ) -> Result<Option<Shape>, JsonError> {
-        match self.decide(&self.sets[set.clone()], allowed, kind, true) {
-            Decision::Keep => {
-                let start = sc.pos();
-                let shape = sc.skip_value()?;
-                out.extend_from_slice(&sc.buf()[start..sc.pos()]);
-                Ok(Some(shape))
-            }
-            Decision::Remove => {
-                sc.skip_value()?;
-                self.counts.removed += 1;
-                Ok(None)
-            }
-            Decision::Hash { trim, lowercase } => Ok(match self.hash_value(sc, kind, trim, lowercase)? {
-                Hashed::Removed => None,
-                hashed => {
-                    hashed.write(out);
-                    Some(Shape::default())
-                }
-            }),
-            Decision::Descend { allowed } => Ok(Some(self.container(sc, kind, set, allowed, out)?.shape)),
+        let decision = self.decide(&self.sets[set.clone()], allowed, kind, true);
+        let mut splice = Splice::new();
+        let mut shape = Shape::default();
+        let mut modified = false;
+        let member = Member { start: sc.pos(), key_raw: None, kind };
+        let mark = out.len();
+        self.member(sc, decision, set, member, &mut splice, &mut shape, &mut modified, out)?;
+        splice.flush(sc.buf(), out);
+        Ok((splice.members > 0 && out.len() > mark).then_some(shape))
+    }
+
+    /// Whether kept strings are searched by detectors.
+    pub(crate) fn detecting(&self) -> bool {
+        !self.rules.detectors.is_empty()
+    }
+
+    /// Writes the decoded text in `self.text` (an event name) as a JSON string, detector
+    /// matches replaced.
+    pub(crate) fn write_text_detected(&mut self, out: &mut Vec<u8>) {
+        if redact_matches(self.rules, self.pseudonymizer, self.text, self.scratch, &mut self.counts) {
+            out.extend_from_slice(&self.scratch.value);
+        } else {
+            write_escaped_str(out, std::str::from_utf8(self.text).unwrap_or(REDACTED));
         }
     }
+}
+
+/// A member of an object (with its key) or an element of an array.
+struct Member<'k> {
+    /// Where the member starts in the input (its key's quote, or the element itself).
+    start: usize,
+    key_raw: Option<&'k [u8]>,
+    kind: ValueKind,
+}
+
+/// Runs the detectors over `content` (decoded string text); when something matches, writes the
+/// whole string with each match replaced into `scratch.value` and returns `true`.
+fn redact_matches(
+    rules: &ValueRules,
+    pseudonymizer: &Pseudonymizer,
+    content: &[u8],
+    scratch: &mut Scratch,
+    counts: &mut WalkCounts,
+) -> bool {
+    if rules.detectors.is_empty() {
+        return false;
+    }
+    scratch.matches.clear();
+    rules.detectors.find(content, &mut scratch.matches);
+    if scratch.matches.is_empty() {
+        return false;
+    }
+    scratch.value.clear();
+    scratch.rebuilt.clear();
+    // Matches start and end on ASCII bytes, so the pieces between them are whole characters.
+    let text = std::str::from_utf8(content).unwrap_or_default();
+    let mut from = 0;
+    for m in &scratch.matches {
+        scratch.rebuilt.push_str(&text[from..m.start]);
+        counts.detected[m.detector.index()] += 1;
+        match rules.detect_action {
+            DetectAction::Redact => {
+                scratch.rebuilt.push_str("[redacted:");
+                scratch.rebuilt.push_str(m.detector.name());
+                scratch.rebuilt.push(']');
+            }
+            DetectAction::Hash => {
+                let hex = pseudonymizer.hash_hex(&content[m.start..m.end]);
+                scratch.rebuilt.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+            }
+        }
+        from = m.end;
+    }
+    scratch.rebuilt.push_str(&text[from..]);
+    write_escaped_str(&mut scratch.value, &scratch.rebuilt);
+    true
 }
 
 /// Replaces what was written since `out_start` by the input span when nothing changed, so an
@@ -348,27 +541,6 @@ fn keep_verbatim_unless(modified: bool, input_span: &[u8], out_start: usize, out
     if !modified {
         out.truncate(out_start);
         out.extend_from_slice(input_span);
-    }
-}
-
-/// The result of hashing one value.
-enum Hashed {
-    Removed,
-    Null,
-    Hex([u8; crate::pseudonym::HEX_LEN]),
-}
-
-impl Hashed {
-    fn write(&self, out: &mut Vec<u8>) {
-        match self {
-            Self::Removed => {}
-            Self::Null => out.extend_from_slice(b"null"),
-            Self::Hex(hex) => {
-                out.push(b'"');
-                out.extend_from_slice(hex);
-                out.push(b'"');
-            }
-        }
     }
 }
 

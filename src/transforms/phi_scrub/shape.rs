@@ -104,6 +104,7 @@ struct Include {
 pub(crate) struct MixpanelShape {
     token_json: crate::pseudonym::SecretBytes,
     page_names: PageNaming,
+    time_unit_ms: i64,
     includes: Vec<Include>,
     reserved: Vec<Box<[u8]>>,
     properties: Vec<u8>,
@@ -149,6 +150,7 @@ impl MixpanelShape {
         Ok(Self {
             token_json: crate::pseudonym::SecretBytes::new(token_json),
             page_names: config.page_names,
+            time_unit_ms: config.time_resolution.millis(),
             includes,
             reserved,
             properties: Vec::new(),
@@ -177,11 +179,23 @@ impl MixpanelShape {
         let event_name = self.event_name(&env, buf, walker.text)?;
         let distinct_id = distinct_id(&env, buf, walker)?;
         let time_ms = event_time(&env, buf, walker.text)?;
+        let time_ms = time_ms - time_ms.rem_euclid(self.time_unit_ms);
         let insert_id = insert_id(&env, buf, payload, walker)?;
         self.check_limits(&env)?;
 
         out.extend_from_slice(b"{\"event\":");
         match event_name {
+            // Event names are free text too: with detectors on they are searched like values.
+            _ if walker.detecting() => {
+                match event_name {
+                    EventName::Raw(span) => decode_into(buf, span, walker.text)?,
+                    EventName::Built => {
+                        walker.text.clear();
+                        walker.text.extend_from_slice(self.name.as_bytes());
+                    }
+                }
+                walker.write_text_detected(out);
+            }
             EventName::Raw(span) => out.extend_from_slice(&buf[span.start..span.end]),
             EventName::Built => write_escaped_str(out, &self.name),
         }

@@ -4,24 +4,24 @@ use serde_json::{json, Value};
 
 use super::*;
 
-const KEY: &str = "phi-scrub-test-key-0123456789abcdef";
+pub(super) const KEY: &str = "phi-scrub-test-key-0123456789abcdef";
 
-fn build(options: &str) -> PhiScrub {
+pub(super) fn build(options: &str) -> PhiScrub {
     let text = format!("key = \"{KEY}\"\n{options}");
     let config: PhiScrubConfig = toml::from_str(&text).unwrap();
     PhiScrub::new(&config).unwrap()
 }
 
-fn run(t: &mut PhiScrub, input: &str) -> Result<String, DropReason> {
+pub(super) fn run(t: &mut PhiScrub, input: &str) -> Result<String, DropReason> {
     t.rewrite(input.as_bytes()).map(|b| String::from_utf8(b.to_vec()).unwrap())
 }
 
-fn run_json(t: &mut PhiScrub, input: &str) -> Value {
+pub(super) fn run_json(t: &mut PhiScrub, input: &str) -> Value {
     let out = run(t, input).unwrap_or_else(|r| panic!("dropped: {}", r.as_str()));
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("invalid output {out}: {e}"))
 }
 
-fn hmac_hex(text: &str) -> String {
+pub(super) fn hmac_hex(text: &str) -> String {
     let p = crate::pseudonym::Pseudonymizer::new(
         crate::pseudonym::Algorithm::HmacSha256,
         &crate::pseudonym::SecretBytes::new(KEY.as_bytes().to_vec()),

@@ -1,0 +1,500 @@
+//! Free-text detectors: find e-mail addresses, phone numbers, SSNs, IP addresses, payment card
+//! numbers and URL query strings inside string values, so the transform can redact or hash them
+//! in place.
+//!
+//! Tuned for few false negatives: a phone number written five ways is still a phone number. The
+//! cost is one pass over each string to classify its bytes; only strings holding a trigger (`@`,
+//! enough digits, `:`, `?`, `#`) are examined further, and most property values hold none.
+
+use serde::Deserialize;
+
+/// One detector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detector {
+    /// `local@domain.tld`.
+    Email,
+    /// North American numbers in any common layout, and international numbers written with `+`.
+    Phone,
+    /// `123-45-6789`, `123 45 6789`, or nine digits on their own.
+    Ssn,
+    /// Dotted IPv4 and IPv6 (full or `::`-compressed).
+    Ip,
+    /// 13 to 19 digits, optionally grouped by spaces or dashes, passing the Luhn check.
+    CreditCard,
+    /// The query string and fragment of a URL (`?…`, `#…`).
+    UrlQuery,
+}
+
+impl Detector {
+    /// Every detector, in the order their counters are kept.
+    pub const ALL: [Self; 6] = [Self::Email, Self::Phone, Self::Ssn, Self::Ip, Self::CreditCard, Self::UrlQuery];
+
+    /// The name used in configs, markers and counters.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Phone => "phone",
+            Self::Ssn => "ssn",
+            Self::Ip => "ip",
+            Self::CreditCard => "credit_card",
+            Self::UrlQuery => "url_query",
+        }
+    }
+
+    /// The index into per-detector counters.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    const fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// What to write in place of a match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectAction {
+    /// `[redacted:email]` and so on.
+    #[default]
+    Redact,
+    /// The keyed hash of the matched text (the same pseudonym a `hash` rule would give).
+    Hash,
+}
+
+/// One match: a byte range of the searched text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    pub start: usize,
+    pub end: usize,
+    pub detector: Detector,
+}
+
+/// A set of enabled detectors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Detectors {
+    enabled: u8,
+}
+
+impl Detectors {
+    /// The given detectors.
+    pub fn new(list: &[Detector]) -> Self {
+        Self { enabled: list.iter().fold(0, |bits, d| bits | d.bit()) }
+    }
+
+    /// Whether no detector is enabled.
+    pub fn is_empty(self) -> bool {
+        self.enabled == 0
+    }
+
+    fn on(self, d: Detector) -> bool {
+        self.enabled & d.bit() != 0
+    }
+
+    /// Appends to `matches` the matches in `text`, in order and without overlaps.
+    pub fn find(self, text: &[u8], matches: &mut Vec<Match>) {
+        let first = matches.len();
+        let triggers = Triggers::of(text);
+        if triggers.at && self.on(Detector::Email) {
+            find_emails(text, matches);
+        }
+        if triggers.digits >= 4
+            && self.enabled
+                & (Detector::Phone.bit() | Detector::Ssn.bit() | Detector::Ip.bit() | Detector::CreditCard.bit())
+                != 0
+        {
+            find_numbers(self, text, matches);
+        }
+        if triggers.colons >= 2 && self.on(Detector::Ip) {
+            find_ipv6(text, matches);
+        }
+        if triggers.query && self.on(Detector::UrlQuery) {
+            find_url_queries(text, matches);
+        }
+        let found = &mut matches[first..];
+        if found.len() > 1 {
+            found.sort_by_key(|m| (m.start, std::cmp::Reverse(m.end)));
+            let mut last_end = 0;
+            let mut keep = first;
+            for i in first..matches.len() {
+                if matches[i].start >= last_end {
+                    last_end = matches[i].end;
+                    matches[keep] = matches[i];
+                    keep += 1;
+                }
+            }
+            matches.truncate(keep);
+        }
+    }
+}
+
+/// What one pass over the bytes says is worth looking at.
+#[derive(Debug, Default)]
+struct Triggers {
+    at: bool,
+    digits: usize,
+    colons: usize,
+    query: bool,
+}
+
+impl Triggers {
+    fn of(text: &[u8]) -> Self {
+        let mut t = Self::default();
+        for &b in text {
+            match b {
+                b'0'..=b'9' => t.digits += 1,
+                b'@' => t.at = true,
+                b':' => t.colons += 1,
+                b'?' | b'#' => t.query = true,
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn find_emails(text: &[u8], matches: &mut Vec<Match>) {
+    let local = |b: u8| is_alnum(b) || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'\'');
+    let domain = |b: u8| is_alnum(b) || matches!(b, b'.' | b'-');
+    for at in memchr::memchr_iter(b'@', text) {
+        let mut start = at;
+        while start > 0 && local(text[start - 1]) {
+            start -= 1;
+        }
+        let mut end = at + 1;
+        while end < text.len() && domain(text[end]) {
+            end += 1;
+        }
+        while end > at + 1 && matches!(text[end - 1], b'.' | b'-') {
+            end -= 1;
+        }
+        let host = &text[at + 1..end];
+        let tld = host.rsplit(|&b| b == b'.').next().unwrap_or_default();
+        let dotted = host.contains(&b'.') && !host.starts_with(b".");
+        if start < at && dotted && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic) {
+            matches.push(Match { start, end, detector: Detector::Email });
+        }
+    }
+}
+
+/// A run of digits with single separators between groups, e.g. `(555) 123-4567`.
+struct NumberRun {
+    start: usize,
+    end: usize,
+    plus: bool,
+    groups: [u8; 8],
+    group_count: usize,
+    seps: [u8; 8],
+    digits: Vec<u8>,
+}
+
+impl NumberRun {
+    fn group_lens(&self) -> &[u8] {
+        &self.groups[..self.group_count.min(8)]
+    }
+
+    fn separators(&self) -> &[u8] {
+        &self.seps[..self.group_count.saturating_sub(1).min(8)]
+    }
+}
+
+fn find_numbers(on: Detectors, text: &[u8], matches: &mut Vec<Match>) {
+    let mut i = 0;
+    while i < text.len() {
+        if !text[i].is_ascii_digit()
+            || (i > 0 && (is_alnum(text[i - 1]) || text[i - 1] == b'.' && preceded_by_digit(text, i - 1)))
+        {
+            i += 1;
+            continue;
+        }
+        let run = read_run(text, i);
+        i = run.end.max(i + 1);
+        if run.end < text.len() && is_alnum(text[run.end]) {
+            continue;
+        }
+        if let Some(detector) = classify(on, &run) {
+            matches.push(Match { start: run.start, end: run.end, detector });
+        }
+    }
+}
+
+fn preceded_by_digit(text: &[u8], i: usize) -> bool {
+    i > 0 && text[i - 1].is_ascii_digit()
+}
+
+/// Reads digits and single separators (` `, `-`, `.`, and the parentheses of an area code)
+/// from `from`, which holds a digit.
+fn read_run(text: &[u8], from: usize) -> NumberRun {
+    let mut start = from;
+    let mut plus = false;
+    if start > 0 && text[start - 1] == b'(' {
+        start -= 1;
+    }
+    if start > 0 && text[start - 1] == b'+' {
+        start -= 1;
+        plus = true;
+    }
+    let mut run =
+        NumberRun { start, end: from, plus, groups: [0; 8], group_count: 1, seps: [0; 8], digits: Vec::new() };
+    let mut i = from;
+    loop {
+        while i < text.len() && text[i].is_ascii_digit() {
+            run.digits.push(text[i]);
+            if run.group_count <= 8 {
+                run.groups[run.group_count - 1] = run.groups[run.group_count - 1].saturating_add(1);
+            }
+            i += 1;
+        }
+        run.end = i;
+        // A separator: `-`, `.`, ` `, `) `, `)`, `(`; then a digit must follow.
+        let mut j = i;
+        let mut sep = 0u8;
+        while j < text.len() && j - i < 2 && matches!(text[j], b' ' | b'-' | b'.' | b'(' | b')') {
+            sep = if sep == 0 { text[j] } else { sep };
+            j += 1;
+        }
+        if j == i || j >= text.len() || !text[j].is_ascii_digit() {
+            if j > i && text[i] == b')' {
+                run.end = i + 1;
+            }
+            return run;
+        }
+        if run.group_count < 8 {
+            run.seps[run.group_count - 1] = sep;
+        }
+        run.group_count += 1;
+        i = j;
+    }
+}
+
+fn classify(on: Detectors, run: &NumberRun) -> Option<Detector> {
+    let n = run.digits.len();
+    let groups = run.group_lens();
+    let seps = run.separators();
+    let dotted = !seps.is_empty() && seps.iter().all(|&s| s == b'.');
+    if on.on(Detector::Ip) && dotted && groups.len() == 4 && !run.plus && is_ipv4(run) {
+        return Some(Detector::Ip);
+    }
+    let card_seps = seps.iter().all(|&s| s == b' ' || s == b'-');
+    if on.on(Detector::CreditCard) && (13..=19).contains(&n) && card_seps && luhn(&run.digits) {
+        return Some(Detector::CreditCard);
+    }
+    if on.on(Detector::Ssn) && n == 9 && !run.plus {
+        let ssn_layout = groups == [3, 2, 4] && seps.iter().all(|&s| s == b'-' || s == b' ');
+        if groups == [9] || ssn_layout {
+            return Some(Detector::Ssn);
+        }
+    }
+    if on.on(Detector::Phone) && is_phone(run) {
+        return Some(Detector::Phone);
+    }
+    None
+}
+
+fn is_ipv4(run: &NumberRun) -> bool {
+    let mut digits = run.digits.iter();
+    run.group_lens().iter().all(|&len| {
+        let octet: u32 = digits.by_ref().take(len as usize).fold(0, |v, d| v * 10 + u32::from(d - b'0'));
+        (1..=3).contains(&len) && octet <= 255
+    })
+}
+
+fn is_phone(run: &NumberRun) -> bool {
+    let n = run.digits.len();
+    let groups = run.group_lens();
+    if run.plus {
+        return (8..=15).contains(&n);
+    }
+    // A date such as 2026-11-29 10 or 1984.07.02 is not a phone number: its last group is short.
+    if groups.len() > 1 && groups.last().is_some_and(|&g| g < 4) {
+        return false;
+    }
+    let nanp = |d: &[u8]| d.len() == 10 && d[0] >= b'2' && d[3] >= b'2';
+    match n {
+        7 => groups == [3, 4],
+        10 => nanp(&run.digits),
+        11 => run.digits[0] == b'1' && nanp(&run.digits[1..]),
+        _ => false,
+    }
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let v = u32::from(d - b'0');
+            if i % 2 == 1 {
+                let doubled = v * 2;
+                doubled - if doubled > 9 { 9 } else { 0 }
+            } else {
+                v
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+fn find_ipv6(text: &[u8], matches: &mut Vec<Match>) {
+    let token = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
+    let mut i = 0;
+    while i < text.len() {
+        if !token(text[i]) || (i > 0 && is_alnum(text[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && token(text[i]) {
+            i += 1;
+        }
+        let mut end = i;
+        while end > start && text[end - 1] == b'.' {
+            end -= 1;
+        }
+        if (i >= text.len() || !is_alnum(text[i])) && is_ipv6(&text[start..end]) {
+            matches.push(Match { start, end, detector: Detector::Ip });
+        }
+    }
+}
+
+fn is_ipv6(t: &[u8]) -> bool {
+    let colons = t.iter().filter(|&&b| b == b':').count();
+    let compressed = t.windows(2).filter(|w| w == b"::").count();
+    let groups_ok = t.split(|&b| b == b':').all(|g| g.len() <= 4 || (g.contains(&b'.') && g.len() <= 15));
+    let has_hex = t.iter().any(u8::is_ascii_hexdigit);
+    has_hex && groups_ok && colons <= 7 && (colons == 7 || (compressed == 1 && colons >= 2))
+}
+
+fn find_url_queries(text: &[u8], matches: &mut Vec<Match>) {
+    let mut i = 0;
+    while i < text.len() {
+        if !matches!(text[i], b'?' | b'#') {
+            i += 1;
+            continue;
+        }
+        let token_start = text[..i]
+            .iter()
+            .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'<' | b'('))
+            .map_or(0, |p| p + 1);
+        let mut end = i + 1;
+        while end < text.len() && !text[end].is_ascii_whitespace() && !matches!(text[end], b'"' | b'>' | b')') {
+            end += 1;
+        }
+        let token = &text[token_start..i];
+        let url_like = token.windows(3).any(|w| w == b"://") || token.starts_with(b"www.") || token.starts_with(b"/");
+        let bare_query = token.is_empty() && text[i] == b'?' && text[i + 1..end].contains(&b'=');
+        if end > i + 1 && (url_like || bare_query) {
+            matches.push(Match { start: i, end, detector: Detector::UrlQuery });
+        }
+        i = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(String, &'static str)> {
+        let mut m = Vec::new();
+        Detectors::new(&Detector::ALL).find(text.as_bytes(), &mut m);
+        m.iter().map(|m| (text[m.start..m.end].to_owned(), m.detector.name())).collect()
+    }
+
+    fn one(text: &str, want: &str, detector: &str) {
+        assert_eq!(found(text), vec![(want.to_owned(), detector)], "in {text:?}");
+    }
+
+    #[test]
+    fn emails_in_prose() {
+        one("write to Ann.Lee+mp@Example.co.uk.", "Ann.Lee+mp@Example.co.uk", "email");
+        one("<o'neil@x.org>", "o'neil@x.org", "email");
+        for not in ["@handle", "a@b", "user@localhost", "x@1.2"] {
+            assert!(found(not).iter().all(|(_, d)| *d != "email"), "{not}");
+        }
+    }
+
+    #[test]
+    fn phones_in_common_layouts() {
+        for p in [
+            "(555) 234-5678",
+            "555-234-5678",
+            "555.234.5678",
+            "5552345678",
+            "+1 555 234 5678",
+            "1-555-234-5678",
+            "+44 20 7946 0958",
+            "234-5678",
+        ] {
+            one(&format!("call {p} today"), p, "phone");
+        }
+    }
+
+    #[test]
+    fn ssn_and_cards() {
+        one("ssn 123-45-6789", "123-45-6789", "ssn");
+        one("ssn 123 45 6789.", "123 45 6789", "ssn");
+        one("123456789", "123456789", "ssn");
+        one("card 4111 1111 1111 1111 exp", "4111 1111 1111 1111", "credit_card");
+        one("4111-1111-1111-1111", "4111-1111-1111-1111", "credit_card");
+        one("378282246310005", "378282246310005", "credit_card");
+    }
+
+    #[test]
+    fn ip_addresses() {
+        one("from 192.168.10.1,", "192.168.10.1", "ip");
+        one("addr 2001:db8::8a2e:370:7334 ok", "2001:db8::8a2e:370:7334", "ip");
+        one("fe80:0:0:0:202:b3ff:fe1e:8329", "fe80:0:0:0:202:b3ff:fe1e:8329", "ip");
+        one("::ffff:10.0.0.1", "::ffff:10.0.0.1", "ip");
+    }
+
+    #[test]
+    fn url_queries_and_fragments() {
+        one("https://x.org/find?name=ann&dob=1980", "?name=ann&dob=1980", "url_query");
+        one("see /results#ann-smith now", "#ann-smith", "url_query");
+        one("?q=ann+smith", "?q=ann+smith", "url_query");
+    }
+
+    #[test]
+    fn ordinary_text_is_left_alone() {
+        for text in [
+            "2026-11-29T10:30:00.000Z",
+            "2026-11-29 10:30:00",
+            "12/05/1984",
+            "Version 1.2.3",
+            "v1.2.3.4.5",
+            "order 1234",
+            "3f2a9c1e-77aa-4b1c-9d2e-0a1b2c3d4e5f",
+            "Cardiology near 02139",
+            "what is this?",
+            "#1 rated",
+            "std::vector",
+            "10:30:45",
+            "4111 1111 1111 1112",
+            "1732867200",
+            "price 12.50",
+            "",
+        ] {
+            assert_eq!(found(text), vec![], "{text}");
+        }
+    }
+
+    #[test]
+    fn several_matches_in_order_without_overlap() {
+        let got = found("a@b.com, 555-234-5678, 10.0.0.1");
+        let names: Vec<&str> = got.iter().map(|g| g.1).collect();
+        assert_eq!(names, ["email", "phone", "ip"]);
+    }
+
+    #[test]
+    fn disabled_detectors_find_nothing() {
+        let mut m = Vec::new();
+        Detectors::new(&[Detector::Email]).find(b"555-234-5678 10.0.0.1", &mut m);
+        assert!(m.is_empty());
+    }
+}

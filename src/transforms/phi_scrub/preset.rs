@@ -1,0 +1,279 @@
+//! `preset = "hipaa"`: a default-deny policy for Segment events that covers the HIPAA Safe
+//! Harbor identifiers where they show up in Segment payloads.
+//!
+//! Each rule names a key (in words: every usual spelling of it is matched, `firstName`,
+//! `first_name`, `FIRST_NAME`, `first name`…), where it is looked for, what is done, which
+//! identifier it covers and why. The README's rule table is generated from this list, and a test
+//! keeps the two in step.
+
+use super::config::Preset;
+use super::generalise::Generaliser;
+use super::policy::Action;
+
+/// One preset rule.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rule {
+    /// The parent path (`**` for any depth, `""` for the top level).
+    pub at: &'static str,
+    /// The key, in words.
+    pub key: &'static str,
+    pub action: Action,
+    /// The Safe Harbor identifier (or other reason) the rule covers.
+    pub covers: &'static str,
+    /// Why this action rather than another.
+    pub why: &'static str,
+}
+
+const DROP: Action = Action::Drop;
+const HASH: Action = Action::Hash { trim: false, lowercase: false };
+const ALLOW: Action = Action::Allow;
+const YEAR: Action = Action::Generalise(Generaliser::Year);
+const AGE: Action = Action::Generalise(Generaliser::Age);
+const ZIP3: Action = Action::Generalise(Generaliser::Zip3);
+const URL: Action = Action::Generalise(Generaliser::UrlStrip);
+const UA: Action = Action::Generalise(Generaliser::UserAgent);
+
+const fn rule(at: &'static str, key: &'static str, action: Action, covers: &'static str, why: &'static str) -> Rule {
+    Rule { at, key, action, covers, why }
+}
+
+const ENVELOPE: &str = "Segment envelope, no identifier";
+const NAMES: &str = "names";
+const KEEP_NAME: &str = "a name identifies the person; no analysis needs it";
+const CONTACT: &str = "e-mail, phone and fax numbers";
+const CONTACT_WHY: &str =
+    "contact details identify the person; hash `properties.email` yourself if you need a join key";
+const GEO: &str = "geographic subdivisions smaller than a state";
+const DATES: &str = "dates (except year) directly related to the person";
+const DATES_WHY: &str = "the year is enough for cohorts; birth years more than 89 years back are pooled";
+const NUMBERS: &str = "SSN, medical record, health plan, account, licence, vehicle and certificate numbers";
+const NUMBERS_WHY: &str = "identifiers with no analytic value";
+const DEVICES: &str = "device identifiers and serial numbers";
+const DEVICES_WHY: &str = "stable device and advertising ids track the person across apps";
+const URLS: &str = "web URLs";
+const URLS_WHY: &str =
+    "query strings, fragments and id-like path segments carry search terms and record ids; the route stays";
+
+/// The rules of the `hipaa` preset.
+pub(crate) const HIPAA: &[Rule] = &[
+    rule("", "type", ALLOW, ENVELOPE, "the call type (track, page, screen)"),
+    rule("", "event", ALLOW, ENVELOPE, "the event name is the analysis; detectors still scan it"),
+    rule("", "name", ALLOW, ENVELOPE, "page and screen names name app pages, not people"),
+    rule("", "category", ALLOW, ENVELOPE, "page category"),
+    rule("", "timestamp", ALLOW, ENVELOPE, "event time; kept for analytics (see `mixpanel.time_resolution`)"),
+    rule("", "original timestamp", ALLOW, ENVELOPE, "event time as the device saw it"),
+    rule("", "sent at", ALLOW, ENVELOPE, "delivery time"),
+    rule("", "received at", ALLOW, ENVELOPE, "delivery time"),
+    rule("", "message id", ALLOW, ENVELOPE, "a random id per message; de-duplication needs it"),
+    rule("", "channel", ALLOW, ENVELOPE, "server, browser or mobile"),
+    rule("", "version", ALLOW, ENVELOPE, "Segment API version"),
+    rule("context", "library", ALLOW, ENVELOPE, "the SDK name and version"),
+    rule("context", "locale", ALLOW, ENVELOPE, "language and country"),
+    rule("context", "timezone", ALLOW, ENVELOPE, "a time zone is larger than a state"),
+    rule("context", "os", ALLOW, ENVELOPE, "operating system name and version"),
+    rule("context", "screen", ALLOW, ENVELOPE, "screen size"),
+    rule("context", "app", ALLOW, ENVELOPE, "app name, version and build"),
+    rule("context.device", "type", ALLOW, ENVELOPE, "device type"),
+    rule("context.device", "manufacturer", ALLOW, ENVELOPE, "device maker"),
+    rule("context.device", "model", ALLOW, ENVELOPE, "device model"),
+    rule("", "user id", HASH, "account identifiers", "the analyst's join key: a keyed pseudonym, never the id"),
+    rule("", "anonymous id", HASH, "device-scoped identifiers", "joins a visitor's events before sign-in"),
+    rule("context.traits", "name", DROP, NAMES, KEEP_NAME),
+    rule("traits", "name", DROP, NAMES, KEEP_NAME),
+    rule("**", "first name", DROP, NAMES, KEEP_NAME),
+    rule("**", "last name", DROP, NAMES, KEEP_NAME),
+    rule("**", "middle name", DROP, NAMES, KEEP_NAME),
+    rule("**", "full name", DROP, NAMES, KEEP_NAME),
+    rule("**", "maiden name", DROP, NAMES, KEEP_NAME),
+    rule("**", "given name", DROP, NAMES, KEEP_NAME),
+    rule("**", "family name", DROP, NAMES, KEEP_NAME),
+    rule("**", "surname", DROP, NAMES, KEEP_NAME),
+    rule("**", "display name", DROP, NAMES, KEEP_NAME),
+    rule("**", "patient name", DROP, NAMES, KEEP_NAME),
+    rule("**", "username", DROP, NAMES, KEEP_NAME),
+    rule("**", "nickname", DROP, NAMES, KEEP_NAME),
+    rule("**", "email", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "email address", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "e-mail", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "phone", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "phone number", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "mobile", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "mobile phone", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "cell phone", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "telephone", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "fax", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "fax number", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "street", DROP, GEO, "a street address pinpoints a household"),
+    rule("**", "street address", DROP, GEO, "a street address pinpoints a household"),
+    rule("**", "address line1", DROP, GEO, "a street address pinpoints a household"),
+    rule("**", "address line2", DROP, GEO, "a street address pinpoints a household"),
+    rule("**", "address1", DROP, GEO, "a street address pinpoints a household"),
+    rule("**", "address2", DROP, GEO, "a street address pinpoints a household"),
+    rule("**", "line1", DROP, GEO, "a street address pinpoints a household"),
+    rule("**", "line2", DROP, GEO, "a street address pinpoints a household"),
+    rule("**", "city", DROP, GEO, "smaller than a state"),
+    rule("**", "county", DROP, GEO, "smaller than a state"),
+    rule("**", "latitude", DROP, GEO, "a point is smaller than a state"),
+    rule("**", "longitude", DROP, GEO, "a point is smaller than a state"),
+    rule("context", "location", DROP, GEO, "Segment's device location: coordinates and city"),
+    rule("**", "postal code", ZIP3, GEO, "first three ZIP digits are allowed, 000 for the 17 small areas"),
+    rule("**", "zip", ZIP3, GEO, "first three ZIP digits are allowed, 000 for the 17 small areas"),
+    rule("**", "zip code", ZIP3, GEO, "first three ZIP digits are allowed, 000 for the 17 small areas"),
+    rule("**", "postcode", ZIP3, GEO, "first three ZIP digits are allowed, 000 for the 17 small areas"),
+    rule("**", "birthday", YEAR, DATES, DATES_WHY),
+    rule("**", "birth date", YEAR, DATES, DATES_WHY),
+    rule("**", "date of birth", YEAR, DATES, DATES_WHY),
+    rule("**", "dob", YEAR, DATES, DATES_WHY),
+    rule("**", "death date", YEAR, DATES, DATES_WHY),
+    rule("**", "date of death", YEAR, DATES, DATES_WHY),
+    rule("**", "admission date", YEAR, DATES, DATES_WHY),
+    rule("**", "discharge date", YEAR, DATES, DATES_WHY),
+    rule("**", "appointment date", YEAR, DATES, DATES_WHY),
+    rule("**", "visit date", YEAR, DATES, DATES_WHY),
+    rule("**", "service date", YEAR, DATES, DATES_WHY),
+    rule("**", "date of service", YEAR, DATES, DATES_WHY),
+    rule("**", "age", AGE, "ages over 89", "ages of 90 and over are pooled into \"90+\""),
+    rule("**", "ssn", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "social security number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "mrn", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "medical record number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "patient id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "member id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "subscriber id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "insurance id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "policy number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "group number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "health plan id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "beneficiary id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "account number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "license number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "licence number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "drivers license", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "license plate", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "vin", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "certificate number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("context.device", "id", DROP, DEVICES, DEVICES_WHY),
+    rule("context.device", "advertising id", DROP, DEVICES, DEVICES_WHY),
+    rule("context.device", "token", DROP, DEVICES, "a push token addresses one device"),
+    rule("**", "device id", DROP, DEVICES, DEVICES_WHY),
+    rule("**", "advertising id", DROP, DEVICES, DEVICES_WHY),
+    rule("**", "idfa", DROP, DEVICES, DEVICES_WHY),
+    rule("**", "idfv", DROP, DEVICES, DEVICES_WHY),
+    rule("**", "gaid", DROP, DEVICES, DEVICES_WHY),
+    rule("**", "android id", DROP, DEVICES, DEVICES_WHY),
+    rule("**", "ip", DROP, "IP addresses", "an address identifies a household or a device"),
+    rule("**", "ip address", DROP, "IP addresses", "an address identifies a household or a device"),
+    rule("**", "url", URL, URLS, URLS_WHY),
+    rule("**", "referrer", URL, URLS, URLS_WHY),
+    rule("**", "search", URL, URLS, URLS_WHY),
+    rule("**", "path", URL, URLS, URLS_WHY),
+    rule("**", "href", URL, URLS, URLS_WHY),
+    rule("**", "website", DROP, URLS, "a personal web site names its owner"),
+    rule("**", "avatar", DROP, "full-face photographs", "a profile photo shows the face"),
+    rule("**", "photo", DROP, "full-face photographs", "a profile photo shows the face"),
+    rule("**", "picture", DROP, "full-face photographs", "a profile photo shows the face"),
+    rule(
+        "context",
+        "user agent",
+        UA,
+        DEVICES,
+        "browser family and major version are enough; the full string nearly fingerprints a device",
+    ),
+    rule("**", "password", DROP, "secrets", "never analytics"),
+    rule("**", "note", DROP, "free text", "notes hold names, conditions and contact details"),
+    rule("**", "notes", DROP, "free text", "notes hold names, conditions and contact details"),
+    rule("**", "comment", DROP, "free text", "comments hold names and contact details"),
+    rule("**", "comments", DROP, "free text", "comments hold names and contact details"),
+];
+
+/// The rules of a preset.
+pub(crate) fn table(preset: Preset) -> &'static [Rule] {
+    match preset {
+        Preset::Hipaa => HIPAA,
+    }
+}
+
+/// Every (path, action) a preset compiles to, each key in all its spellings.
+pub(crate) fn rules(preset: Preset) -> Vec<(String, Action)> {
+    let mut out = Vec::new();
+    for r in table(preset) {
+        for key in spellings(r.key) {
+            let key = if key.contains(' ') || key.contains('.') { format!("\"{key}\"") } else { key };
+            let path = if r.at.is_empty() { key } else { format!("{}.{key}", r.at) };
+            out.push((path, r.action));
+        }
+    }
+    out
+}
+
+/// The usual spellings of a key given in words: `first name` gives `firstName`, `FirstName`,
+/// `first_name`, `firstname`, `first-name`, `FIRST_NAME`, `first name` and `First Name`.
+pub(crate) fn spellings(words: &str) -> Vec<String> {
+    let parts: Vec<&str> = words.split(' ').collect();
+    let cap = |w: &str| w[..1].to_uppercase() + &w[1..];
+    let camel: String = parts.iter().enumerate().map(|(i, w)| if i == 0 { (*w).to_owned() } else { cap(w) }).collect();
+    let mut all = vec![
+        camel,
+        parts.iter().map(|w| cap(w)).collect(),
+        parts.join("_"),
+        parts.concat(),
+        parts.join("-"),
+        parts.join("_").to_uppercase(),
+        parts.join(" "),
+        parts.iter().map(|w| cap(w)).collect::<Vec<_>>().join(" "),
+    ];
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// The README's table of a preset's rules (Markdown).
+pub fn markdown_table(preset: Preset) -> String {
+    let mut out =
+        String::from("| where | key (any spelling) | action | covers | why |\n| --- | --- | --- | --- | --- |\n");
+    for r in table(preset) {
+        let at = if r.at.is_empty() { "top level" } else { r.at };
+        out.push_str(&format!("| `{at}` | `{}` | {} | {} | {} |\n", r.key, r.action.name(), r.covers, r.why));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_cover_the_usual_styles() {
+        let s = spellings("first name");
+        for want in [
+            "firstName",
+            "FirstName",
+            "first_name",
+            "firstname",
+            "first-name",
+            "FIRST_NAME",
+            "first name",
+            "First Name",
+        ] {
+            assert!(s.iter().any(|x| x == want), "{want} missing from {s:?}");
+        }
+        assert_eq!(spellings("email"), ["EMAIL", "Email", "email"]);
+    }
+
+    #[test]
+    fn every_rule_compiles_to_a_valid_path() {
+        for (path, _) in rules(Preset::Hipaa) {
+            crate::path::Path::parse(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        }
+    }
+
+    #[test]
+    fn no_key_has_two_different_actions_at_one_place() {
+        let mut seen = std::collections::HashMap::new();
+        for (path, action) in rules(Preset::Hipaa) {
+            if let Some(prev) = seen.insert(path.clone(), action) {
+                assert_eq!(prev, action, "{path}");
+            }
+        }
+    }
+}

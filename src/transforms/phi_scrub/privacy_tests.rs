@@ -1,0 +1,246 @@
+//! Unit tests of the privacy actions on real event bytes: generalisers, redaction, the `hipaa`
+//! preset and how user rules refine it, and free-text detectors.
+
+use serde_json::{json, Value};
+
+use super::tests::{build, hmac_hex, run, run_json};
+
+fn preset_event() -> Value {
+    json!({
+        "type": "track",
+        "event": "Appointment Booked",
+        "userId": "user-42",
+        "anonymousId": "anon-7",
+        "messageId": "m-1",
+        "timestamp": "2026-11-28T10:00:00.000Z",
+        "properties": {"specialty": "cardiology", "email": "ann@x.org", "firstName": "Ann",
+                       "note": "call me at 555-234-5678", "zip": "02139", "visit_date": "2026-12-01"},
+        "context": {
+            "ip": "203.0.113.9",
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+            "page": {"url": "https://clinic.example/patients/12345?name=ann#top", "title": "Ann Lee - chart"},
+            "traits": {"name": "Ann Lee", "birthday": "1984-07-02", "age": 93, "phone": "555-234-5678",
+                       "address": {"street": "1 Main St", "city": "Boston", "postalCode": "03601-1234", "state": "MA"}},
+            "device": {"id": "dev-1", "advertisingId": "ad-1", "type": "ios", "model": "iPhone15,2"},
+            "location": {"latitude": 42.1, "longitude": -71.1},
+            "library": {"name": "analytics.js", "version": "5.0.0"}
+        },
+        "integrations": {"All": true}
+    })
+}
+
+#[test]
+fn generalisers_apply_on_any_path() {
+    let mut t = build(
+        r#"
+        year = ["p.dob"]
+        age = ["p.age"]
+        zip3 = ["p.zip"]
+        url_strip = ["p.url"]
+        url_keep_params = ["utm_source"]
+        user_agent = ["p.ua"]
+        redact = ["p.secret", "p.obj"]
+        truncate = { "p.q" = 4 }
+        "#,
+    );
+    let v = run_json(
+        &mut t,
+        r#"{"p":{"dob":"1984-07-02","age":95,"zip":"02139","url":"https://x.org/a/42?utm_source=mail&n=ann",
+            "ua":"Mozilla/5.0 Chrome/120.0 Safari/537.36","secret":"s3cret","obj":{"a":1},"q":"cardiology"}}"#,
+    );
+    assert_eq!(
+        v["p"],
+        json!({"dob":"1984","age":"90+","zip":"021","url":"https://x.org/a/:id?utm_source=mail",
+               "ua":"Chrome 120","secret":"[redacted]","obj":"[redacted]","q":"card"})
+    );
+    assert_eq!(t.metrics.counters.get("values_generalised"), Some(&6));
+    assert_eq!(t.metrics.counters.get("values_redacted"), Some(&2));
+}
+
+#[test]
+fn unreadable_values_under_a_generaliser_are_removed_and_counted() {
+    let mut t = build(
+        r#"year = ["dob"]
+zip3 = ["zip"]"#,
+    );
+    assert_eq!(run(&mut t, r#"{"dob":"July 2nd","zip":{"code":"02139"},"k":1}"#).unwrap(), r#"{"k":1}"#);
+    assert_eq!(t.metrics.counters.get("ungeneralisable_removed"), Some(&2));
+    assert_eq!(run(&mut t, r#"{"dob":null}"#).unwrap(), r#"{"dob":null}"#);
+}
+
+#[test]
+fn the_same_path_in_two_actions_is_refused() {
+    let text = format!("key = \"{}\"\nyear = [\"a\"]\nzip3 = [\"a\"]", super::tests::KEY);
+    let config: super::PhiScrubConfig = toml::from_str(&text).unwrap();
+    let err = super::PhiScrub::new(&config).unwrap_err().to_string();
+    assert!(err.contains("`year`") && err.contains("`zip3`"), "{err}");
+}
+
+#[test]
+fn hipaa_preset_removes_or_generalises_every_identifier() {
+    let mut t = build(r#"preset = "hipaa""#);
+    let v = run_json(&mut t, &preset_event().to_string());
+    let expected = json!({
+        "type": "track",
+        "event": "Appointment Booked",
+        "userId": hmac_hex("user-42"),
+        "anonymousId": hmac_hex("anon-7"),
+        "messageId": "m-1",
+        "timestamp": "2026-11-28T10:00:00.000Z",
+        "properties": {"zip": "021", "visit_date": "2026"},
+        "context": {
+            "userAgent": "Firefox 121",
+            "page": {"url": "https://clinic.example/patients/:id"},
+            "traits": {"birthday": "1984", "age": "90+", "address": {"postalCode": "000"}},
+            "device": {"type": "ios", "model": "iPhone15,2"},
+            "library": {"name": "analytics.js", "version": "5.0.0"}
+        }
+    });
+    assert_eq!(v, expected);
+}
+
+#[test]
+fn allowing_a_parent_does_not_lift_the_preset_rules_below_it() {
+    let mut t = build(
+        r#"preset = "hipaa"
+allow = ["properties"]"#,
+    );
+    let v = run_json(&mut t, &preset_event().to_string());
+    assert_eq!(
+        v["properties"],
+        json!({"specialty": "cardiology", "zip": "021", "visit_date": "2026"}),
+        "email, firstName and the note stay out"
+    );
+}
+
+#[test]
+fn an_exact_user_rule_refines_the_preset_for_that_field() {
+    let mut t = build(
+        r#"preset = "hipaa"
+allow = ["properties.specialty", "properties.visit_date"]
+hash = [{ path = "properties.email", trim = true, lowercase = true }]
+drop = ["context.userAgent"]"#,
+    );
+    let v = run_json(&mut t, &preset_event().to_string());
+    assert_eq!(
+        v["properties"],
+        json!({"specialty": "cardiology", "email": hmac_hex("ann@x.org"), "zip": "021", "visit_date": "2026-12-01"})
+    );
+    assert!(v["context"].get("userAgent").is_none());
+}
+
+#[test]
+fn a_wildcard_user_allow_does_not_override_the_preset() {
+    let mut t = build(
+        r#"preset = "hipaa"
+allow = ["properties.*", "**.email"]"#,
+    );
+    let v = run_json(&mut t, &preset_event().to_string());
+    assert!(v["properties"].get("email").is_none(), "{v}");
+    assert!(v["properties"].get("firstName").is_none(), "{v}");
+    assert_eq!(v["properties"]["specialty"], json!("cardiology"));
+}
+
+#[test]
+fn preset_matches_every_spelling_of_a_key() {
+    let mut t = build(
+        r#"preset = "hipaa"
+allow = ["properties"]
+detect = []"#,
+    );
+    for key in
+        ["firstName", "first_name", "FirstName", "FIRST_NAME", "first name", "First Name", "firstname", "first-name"]
+    {
+        let v = run_json(&mut t, &json!({"properties": {key: "Ann", "k": 1}}).to_string());
+        assert_eq!(v, json!({"properties": {"k": 1}}), "{key}");
+    }
+}
+
+#[test]
+fn preset_with_mixpanel_shape_forwards_only_scrubbed_properties() {
+    let mut t = build(
+        r#"preset = "hipaa"
+allow = ["properties"]
+[mixpanel]
+token = "tok"
+time_resolution = "hour"
+[mixpanel.properties_from]
+"$browser" = "context.userAgent"
+"#,
+    );
+    let mut event = preset_event();
+    event["timestamp"] = json!("2026-11-28T10:17:42.512Z");
+    let v = run_json(&mut t, &event.to_string());
+    let p = &v["properties"];
+    assert_eq!(p["$browser"], json!("Firefox 121"));
+    assert_eq!(p["note"], Value::Null, "the note is dropped by the preset");
+    assert_eq!(p["time"], json!(1_795_860_000_000_i64), "10:17:42.512 kept as 10:00");
+    assert_eq!(p["distinct_id"], json!(hmac_hex("user-42")));
+    for leak in ["ann@x.org", "555-234-5678", "Ann", "02139", "203.0.113.9"] {
+        assert!(!v.to_string().contains(leak), "{leak} in {v}");
+    }
+}
+
+#[test]
+fn detectors_redact_matches_inside_kept_strings() {
+    let mut t = build(r#"detect = ["email", "phone", "ssn", "ip", "credit_card", "url_query"]"#);
+    let v = run_json(
+        &mut t,
+        r#"{"event":"x","p":{"note":"mail ann@x.org or call (555) 234-5678","list":["ssn 123-45-6789","ok"],
+            "ip":"from 10.1.2.3","esc":"card 4111\u00201111 1111 1111","u":"https://x.org/a?q=ann","n":5551234567}}"#,
+    );
+    assert_eq!(
+        v["p"],
+        json!({"note":"mail [redacted:email] or call [redacted:phone]","list":["ssn [redacted:ssn]","ok"],
+               "ip":"from [redacted:ip]","esc":"card [redacted:credit_card]","u":"https://x.org/a[redacted:url_query]",
+               "n":5551234567_i64})
+    );
+    for (counter, n) in [("detected_email", 1), ("detected_phone", 1), ("detected_ssn", 1), ("detected_ip", 1)] {
+        assert_eq!(t.metrics.counters.get(counter), Some(&n), "{counter}");
+    }
+}
+
+#[test]
+fn detectors_leave_clean_events_byte_identical() {
+    let mut t = build(r#"detect = ["email", "phone", "ssn", "ip", "credit_card", "url_query"]"#);
+    let input = r#"{"a" : [1, {"b":"caf\u00e9 at 10:30"}], "t":"2026-11-29T10:00:00Z", "v":"1.2.3"}"#;
+    assert_eq!(run(&mut t, input).unwrap(), input);
+}
+
+#[test]
+fn detect_action_hash_gives_the_same_pseudonym_as_a_hash_rule() {
+    let mut t = build(
+        r#"detect = ["email"]
+detect_action = "hash""#,
+    );
+    let v = run_json(&mut t, r#"{"note":"from ann@x.org today"}"#);
+    assert_eq!(v["note"], json!(format!("from {} today", hmac_hex("ann@x.org"))));
+}
+
+#[test]
+fn detectors_search_the_mixpanel_event_name() {
+    let mut t = build(
+        r#"detect = ["email"]
+[mixpanel]
+token = "tok""#,
+    );
+    let v = run_json(
+        &mut t,
+        r#"{"event":"Invite sent to ann@x.org","userId":"u","timestamp":"2026-11-28T10:00:00Z","properties":{}}"#,
+    );
+    assert_eq!(v["event"], json!("Invite sent to [redacted:email]"));
+}
+
+#[test]
+fn default_deny_removes_containers_that_only_had_dropped_rules_below() {
+    let mut t = build(
+        r#"allow = ["event"]
+drop = ["**.email"]
+zip3 = ["context.traits.address.postalCode"]"#,
+    );
+    let v = run_json(
+        &mut t,
+        r#"{"event":"e","properties":{"email":"a@b.co","x":1},"context":{"traits":{"address":{"city":"B"}},"k":2}}"#,
+    );
+    assert_eq!(v, json!({"event":"e"}), "no empty husks of denied containers");
+}
