@@ -2,6 +2,10 @@
 //! a `serde_json::Value` implementation of the same job (parse, drop / hash / allow, Mixpanel
 //! shape, serialise). Also two floors: a validating `IgnoredAny` skip and a plain copy.
 //!
+//! The `privacy` group measures the `hipaa` preset and the free-text detectors (with and
+//! without), and `detectors` compares the hand-written detectors with one `regex` doing the same
+//! search over every string value of the sample.
+//!
 //! Run: `cargo bench --bench transform`. Events are generated from a fixed seed: realistic
 //! Segment `track` calls, median about 1 KB, with nested `context`, escaped strings and unicode.
 
@@ -28,6 +32,14 @@ allow = ["properties.specialty", "properties.plan", "properties.results_count", 
 hash = ["userId", { path = "properties.email", trim = true, lowercase = true }]
 drop = ["properties.firstname", "properties.lastname"]
 "#;
+
+/// The hipaa preset as a team would use it: analytics properties allowed, the rest refined away.
+const PRESET_POLICY: &str = r#"
+preset = "hipaa"
+allow = ["properties"]
+"#;
+
+const DETECT_ALL: &str = r#"detect = ["email", "phone", "ssn", "ip", "credit_card", "url_query"]"#;
 
 const DENY_POLICY: &str = r#"
 hash = ["userId", "anonymousId", { path = "properties.email", trim = true, lowercase = true }]
@@ -169,6 +181,8 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
 
+    bench_privacy(c, &events, bytes);
+
     let mut group = c.benchmark_group("parts");
     let stamps: Vec<String> =
         (0..64).map(|i| format!("2026-11-{:02}T10:{:02}:11.{:03}Z", 1 + i % 28, i % 60, i * 7 % 1000)).collect();
@@ -210,6 +224,76 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// The preset and the detectors, each beside the same job without them.
+fn bench_privacy(c: &mut Criterion, events: &[Vec<u8>], bytes: usize) {
+    let mut group = c.benchmark_group("privacy");
+    let no_detectors = format!("{PRESET_POLICY}detect = []\n");
+    let mixpanel_detect = format!("{POLICY}{DETECT_ALL}\n");
+    let cases: [(&str, &str, bool); 4] = [
+        ("mixpanel_shape_no_detectors", POLICY, true),
+        ("mixpanel_shape_all_detectors", &mixpanel_detect, true),
+        ("hipaa_preset_mixpanel_no_detectors", &no_detectors, true),
+        ("hipaa_preset_mixpanel_all_detectors", PRESET_POLICY, true),
+    ];
+    for throughput in [Throughput::Elements(events.len() as u64), Throughput::Bytes(bytes as u64)] {
+        let unit = if matches!(throughput, Throughput::Elements(_)) { "events" } else { "bytes" };
+        group.throughput(throughput);
+        for (name, policy, mixpanel) in cases {
+            let mut t = build(policy, mixpanel);
+            assert!(events.iter().all(|e| t.rewrite(e).is_ok()), "{name} must not drop the sample");
+            group.bench_function(BenchmarkId::new(name, unit), |b| {
+                b.iter(|| events.iter().map(|e| t.rewrite(black_box(e)).map(<[u8]>::len).unwrap_or(0)).sum::<usize>())
+            });
+        }
+    }
+    group.finish();
+
+    let strings = string_values(events);
+    let mut group = c.benchmark_group("detectors");
+    group.throughput(Throughput::Elements(strings.len() as u64));
+    let detectors = phi_scrub::detect::Detectors::new(&phi_scrub::detect::Detector::ALL);
+    let mut matches = Vec::new();
+    group.bench_function("hand_written_all", |b| {
+        b.iter(|| {
+            matches.clear();
+            strings.iter().for_each(|s| detectors.find(black_box(s.as_bytes()), &mut matches));
+            matches.len()
+        })
+    });
+    let regex = regex::Regex::new(REGEX_DETECTORS).unwrap();
+    group.bench_function("regex_crate_all", |b| {
+        b.iter(|| strings.iter().map(|s| regex.find_iter(black_box(s)).count()).sum::<usize>())
+    });
+    group.finish();
+}
+
+/// The detectors' patterns as one regex, as a team without phi-scrub would write them.
+const REGEX_DETECTORS: &str = concat!(
+    r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+    r"|\+?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}",
+    r"|\b\d{3}[- ]\d{2}[- ]\d{4}\b",
+    r"|\b(?:\d{1,3}\.){3}\d{1,3}\b",
+    r"|\b(?:\d[ -]?){13,19}\b",
+    r"|[?#][^\s]+",
+);
+
+/// Every string value (keys excluded) of the sample.
+fn string_values(events: &[Vec<u8>]) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Object(o) => o.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for e in events {
+        walk(&serde_json::from_slice(e).unwrap(), &mut out);
+    }
+    out
 }
 
 criterion_group!(benches, bench);

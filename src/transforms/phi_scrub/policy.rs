@@ -76,6 +76,9 @@ pub(crate) enum Tier {
 struct Node {
     /// Children by key: (fingerprint of the key, the key, child).
     keys: Vec<(u64, Box<[u8]>, NodeId)>,
+    /// For nodes with many keys (a preset's `**`): an open-addressing table of `keys` indexes
+    /// plus one, by fingerprint; empty slots are 0.
+    key_index: Vec<u32>,
     any_key: Option<NodeId>,
     any_depth: Option<NodeId>,
     /// A `**` node: stays active below itself.
@@ -182,10 +185,8 @@ impl Policy {
             self.nodes[id].has_rules_below = rules;
             self.nodes[id].keeps_below = keeps;
         }
-        // Keys are looked up by fingerprint; sorted, a node with many keys (a preset's `**`)
-        // is searched in log time.
         for n in &mut self.nodes {
-            n.keys.sort_by_key(|k| k.0);
+            n.build_key_index();
         }
     }
 
@@ -272,14 +273,44 @@ impl Policy {
     }
 }
 
+/// Up to this many keys a node is searched linearly.
+const LINEAR_KEYS: usize = 8;
+
 impl Node {
+    /// A node with many keys gets a hash index at most half full, so a lookup is about one probe.
+    fn build_key_index(&mut self) {
+        if self.keys.len() <= LINEAR_KEYS {
+            return;
+        }
+        let size = (self.keys.len() * 2).next_power_of_two();
+        self.key_index = vec![0; size];
+        for (i, (fp, _, _)) in self.keys.iter().enumerate() {
+            let mut slot = *fp as usize & (size - 1);
+            while self.key_index[slot] != 0 {
+                slot = (slot + 1) & (size - 1);
+            }
+            self.key_index[slot] = i as u32 + 1;
+        }
+    }
+
     #[inline]
     fn find_key(&self, key: &[u8], key_fingerprint: u64) -> Option<NodeId> {
-        if self.keys.len() <= 8 {
+        if self.key_index.is_empty() {
             return self.keys.iter().find(|(f, k, _)| *f == key_fingerprint && **k == *key).map(|k| k.2);
         }
-        let first = self.keys.partition_point(|k| k.0 < key_fingerprint);
-        self.keys[first..].iter().take_while(|k| k.0 == key_fingerprint).find(|k| *k.1 == *key).map(|k| k.2)
+        let mask = self.key_index.len() - 1;
+        let mut slot = key_fingerprint as usize & mask;
+        loop {
+            let entry = self.key_index[slot];
+            if entry == 0 {
+                return None;
+            }
+            let (fp, k, id) = &self.keys[entry as usize - 1];
+            if *fp == key_fingerprint && **k == *key {
+                return Some(*id);
+            }
+            slot = (slot + 1) & mask;
+        }
     }
 }
 
