@@ -32,12 +32,18 @@ enum Command {
         #[arg(short, long, env = "PHI_SCRUB_CONFIG")]
         config: PathBuf,
     },
+    /// Run the config's `[[tests]]`; exit non-zero if any fails (or there are none).
+    Test {
+        /// The pipeline config (TOML).
+        #[arg(short, long, env = "PHI_SCRUB_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let path = match &cli.command {
-        Command::Run { config, .. } | Command::Validate { config } => config,
+        Command::Run { config, .. } | Command::Validate { config } | Command::Test { config } => config,
     };
     let config = match PipelineConfig::from_file(path) {
         Ok(config) => config,
@@ -52,6 +58,7 @@ fn main() -> ExitCode {
             println!("config is valid");
             ExitCode::SUCCESS
         }
+        Command::Test { .. } => run_tests(&config),
         Command::Run { grace_period_secs, .. } => match std::time::Duration::try_from_secs_f64(grace_period_secs) {
             Ok(grace) => run(config, grace),
             Err(_) => {
@@ -59,6 +66,39 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+fn run_tests(config: &PipelineConfig) -> ExitCode {
+    let results = match phi_scrub::topology::unit_tests::run(config) {
+        Ok(results) => results,
+        Err(e) => {
+            eprintln!("phi-scrub: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if results.is_empty() {
+        eprintln!("phi-scrub: the config has no [[tests]]");
+        return ExitCode::FAILURE;
+    }
+    println!("Running tests");
+    let mut failed = 0;
+    for result in &results {
+        if result.failures.is_empty() {
+            println!("test {} ... passed", result.name);
+        } else {
+            failed += 1;
+            println!("test {} ... failed", result.name);
+            for failure in &result.failures {
+                println!("  {failure}");
+            }
+        }
+    }
+    println!("{} passed, {failed} failed", results.len() - failed);
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

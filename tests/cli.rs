@@ -196,3 +196,29 @@ fn a_line_of_64_mib_is_skipped_without_being_buffered() {
     assert!(stderr(&out).contains("[line too long: 1]"), "{}", stderr(&out));
     assert_eq!(out.stdout, b"");
 }
+
+#[test]
+fn config_tests_of_the_hipaa_example_pass() {
+    let config = root("examples/hipaa.toml");
+    let out = run_phi(&["test", "--config", &config], &[("PHI_HMAC_KEY", KEY)], Vec::new());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", stderr(&out));
+    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_failing_config_test_fails_the_command_and_says_why() {
+    let text = std::fs::read_to_string(root("examples/hipaa.toml")).unwrap();
+    // A team loosens its policy by mistake: the pinned test must catch it.
+    let loosened = text.replace("preset = \"hipaa\"\n", "preset = \"hipaa\"\nallow = [\"properties.phone\"]\n");
+    let loosened = loosened.replacen("allow = [\"properties\"]\n", "", 1);
+    let path = std::env::temp_dir().join(format!("phi-scrub-loosened-{}.toml", std::process::id()));
+    std::fs::write(&path, loosened).unwrap();
+    let out = run_phi(&["test", "--config", path.to_str().unwrap()], &[("PHI_HMAC_KEY", KEY)], Vec::new());
+    std::fs::remove_file(&path).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("test identifiers never reach Mixpanel ... failed"), "{stdout}");
+    assert!(stdout.contains("`properties.phone` is present"), "{stdout}");
+    assert!(!stdout.contains(KEY), "the key never appears");
+}

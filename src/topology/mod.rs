@@ -7,6 +7,7 @@
 //! policy stops `validate` as it stops `run`.
 
 mod interpolate;
+pub mod unit_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -30,7 +31,7 @@ pub enum ConfigError {
     Toml(String),
     #[error("`{at}`: {source}")]
     Interpolate { at: String, source: InterpolateError },
-    #[error("unknown top-level table `{0}`; expected sources, transforms, sinks or metrics")]
+    #[error("unknown top-level table `{0}`; expected sources, transforms, sinks, metrics or tests")]
     UnknownSection(String),
     #[error("{kind} `{name}`: {message}")]
     Component { kind: &'static str, name: String, message: String },
@@ -42,6 +43,8 @@ pub enum ConfigError {
     DuplicateName(String),
     #[error("transforms form a cycle: {0}")]
     Cycle(String),
+    #[error("{0}")]
+    Test(String),
 }
 
 fn component_error(kind: &'static str, name: &str, message: impl fmt::Display) -> ConfigError {
@@ -87,6 +90,8 @@ pub struct PipelineConfig {
     pub transforms: BTreeMap<String, TransformEntry>,
     /// Sinks by name.
     pub sinks: BTreeMap<String, SinkEntry>,
+    /// `[[tests]]`: run by `phi-scrub test`, ignored by `run`.
+    pub tests: Vec<unit_tests::UnitTest>,
 }
 
 impl PipelineConfig {
@@ -101,9 +106,20 @@ impl PipelineConfig {
     pub fn from_toml(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| syntax_error(text, &e))?;
         interpolate_table(&mut root, "", env)?;
-        let mut config =
-            Self { metrics: None, sources: BTreeMap::new(), transforms: BTreeMap::new(), sinks: BTreeMap::new() };
+        let mut config = Self {
+            metrics: None,
+            sources: BTreeMap::new(),
+            transforms: BTreeMap::new(),
+            sinks: BTreeMap::new(),
+            tests: Vec::new(),
+        };
         for (section, value) in root {
+            if section == "tests" {
+                config.tests = value
+                    .try_into()
+                    .map_err(|e: toml::de::Error| ConfigError::Test(format!("tests: {}", safe_message(&e))))?;
+                continue;
+            }
             let components = match value {
                 toml::Value::Table(t) => t,
                 _ => return Err(ConfigError::UnknownSection(section)),
@@ -122,6 +138,7 @@ impl PipelineConfig {
             }
         }
         config.validate_graph()?;
+        unit_tests::validate(&config).map_err(ConfigError::Test)?;
         Ok(config)
     }
 

@@ -244,3 +244,19 @@ zip3 = ["context.traits.address.postalCode"]"#,
     );
     assert_eq!(v, json!({"event":"e"}), "no empty husks of denied containers");
 }
+
+#[test]
+fn mixpanel_properties_keep_generalised_values_when_properties_is_not_allowed() {
+    // Found by the hipaa example's own config test: the shape skipped a denied `properties`
+    // object instead of walking it for the values rules below it keep.
+    let mut t = build(
+        r#"preset = "hipaa"
+[mixpanel]
+token = "tok""#,
+    );
+    let v = run_json(&mut t, &preset_event().to_string());
+    let p = v["properties"].as_object().unwrap();
+    assert_eq!(p["zip"], json!("021"));
+    assert_eq!(p["visit_date"], json!("2026"));
+    assert!(!p.contains_key("specialty") && !p.contains_key("email") && !p.contains_key("note"), "{v}");
+}

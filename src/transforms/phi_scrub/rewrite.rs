@@ -164,9 +164,10 @@ impl Walker<'_> {
         }
     }
 
-    /// The decision for a field reached by `set` (the root of a document or a captured path).
+    /// Whether a field reached by `set` is kept as it is or walked for what rules below it keep
+    /// (not removed, hashed or otherwise replaced).
     pub(crate) fn keeps(&self, set: &[NodeId], kind: ValueKind) -> bool {
-        matches!(self.decide(set, false, kind, true), Decision::Keep | Decision::Descend { prune: false, .. })
+        matches!(self.decide(set, false, kind, true), Decision::Keep | Decision::Descend { .. })
     }
 
     /// Whether a rule other than `allow` applies to the field reached by `set`, so that nothing
