@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use phi_scrub::audit::{render_table, Auditor};
 use phi_scrub::topology::PipelineConfig;
+use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
 
 /// PHI-safe event pipeline: scrub Segment events and reshape them for Mixpanel.
 #[derive(Debug, Parser)]
@@ -32,6 +34,19 @@ enum Command {
         #[arg(short, long, env = "PHI_SCRUB_CONFIG")]
         config: PathBuf,
     },
+    /// Run a phi_scrub transform over NDJSON events on stdin without sending anything, and
+    /// report per field what the policy did and what detectors found in kept values.
+    Audit {
+        /// The pipeline config (TOML).
+        #[arg(short, long, env = "PHI_SCRUB_CONFIG")]
+        config: PathBuf,
+        /// The phi_scrub transform to audit (needed when the config has several).
+        #[arg(short, long)]
+        transform: Option<String>,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the config's `[[tests]]`; exit non-zero if any fails (or there are none).
     Test {
         /// The pipeline config (TOML).
@@ -43,7 +58,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let path = match &cli.command {
-        Command::Run { config, .. } | Command::Validate { config } | Command::Test { config } => config,
+        Command::Run { config, .. }
+        | Command::Validate { config }
+        | Command::Test { config }
+        | Command::Audit { config, .. } => config,
     };
     let config = match PipelineConfig::from_file(path) {
         Ok(config) => config,
@@ -59,6 +77,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Test { .. } => run_tests(&config),
+        Command::Audit { transform, json, .. } => run_audit(&config, transform.as_deref(), json),
         Command::Run { grace_period_secs, .. } => match std::time::Duration::try_from_secs_f64(grace_period_secs) {
             Ok(grace) => run(config, grace),
             Err(_) => {
@@ -67,6 +86,86 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Longest line `audit` reads: Mixpanel's own limit for one event.
+const AUDIT_MAX_LINE: usize = phi_scrub::mixpanel::MAX_EVENT_BYTES;
+
+fn run_audit(config: &PipelineConfig, name: Option<&str>, json: bool) -> ExitCode {
+    let transform = match audited_transform(config, name) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("phi-scrub: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut auditor = Auditor::new(transform, AUDIT_MAX_LINE);
+    let progress = progress_bar();
+    let stdin = std::io::stdin().lock();
+    let result = auditor.read(stdin, |bytes| progress.set_position(bytes));
+    progress.finish_and_clear();
+    if let Err(e) = result {
+        eprintln!("phi-scrub: cannot read stdin: {e}");
+        return ExitCode::FAILURE;
+    }
+    if json {
+        match serde_json::to_string_pretty(auditor.report()) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("phi-scrub: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", render_table(auditor.report()));
+    }
+    ExitCode::SUCCESS
+}
+
+/// The phi_scrub transform named, or the only one in the config.
+fn audited_transform(config: &PipelineConfig, name: Option<&str>) -> Result<PhiScrub, String> {
+    let candidates: Vec<(&String, &PhiScrubConfig)> = config
+        .transforms
+        .iter()
+        .filter_map(|(n, t)| t.config.as_any().downcast_ref::<PhiScrubConfig>().map(|c| (n, c)))
+        .filter(|(n, _)| name.map_or(true, |want| want == n.as_str()))
+        .collect();
+    match candidates.as_slice() {
+        [(_, c)] => PhiScrub::new(c).map_err(|e| e.to_string()),
+        [] => Err(format!(
+            "no phi_scrub transform{} in the config",
+            name.map(|n| format!(" named `{n}`")).unwrap_or_default()
+        )),
+        _ => Err("the config has several phi_scrub transforms; choose one with --transform NAME".into()),
+    }
+}
+
+/// A progress bar on stderr, by bytes when stdin is a file of known size; drawn only on a
+/// terminal and only for inputs large enough to wait for.
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::os::fd::AsFd;
+    let size = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .and_then(|fd| std::fs::File::from(fd).metadata().ok())
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len());
+    let bar = match size {
+        Some(len) if len < 8 << 20 => return indicatif::ProgressBar::hidden(),
+        Some(len) => indicatif::ProgressBar::new(len),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    let template = if size.is_some() {
+        "{bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)"
+    } else {
+        "{spinner} {bytes} read ({bytes_per_sec})"
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    bar
 }
 
 fn run_tests(config: &PipelineConfig) -> ExitCode {

@@ -131,6 +131,11 @@ impl fmt::Display for Path {
     }
 }
 
+/// Writes a list of keys as a path (quoting the keys that need it), e.g. for reports.
+pub fn display_keys(keys: &[String]) -> String {
+    Path { segments: keys.iter().map(|k| Segment::Key(k.clone())).collect() }.to_string()
+}
+
 fn is_bare(key: &str) -> bool {
     !key.is_empty() && key != "*" && key != "**" && !key.contains(['.', '"'])
 }

@@ -97,6 +97,9 @@ pub trait TransformConfig: fmt::Debug + Send + Sync {
     fn named_outputs(&self) -> &'static [&'static str] {
         &[DROPPED_OUTPUT]
     }
+
+    /// The concrete config, for tools that know the type (such as `phi-scrub audit`).
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// A registered transform type.

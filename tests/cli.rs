@@ -222,3 +222,25 @@ fn a_failing_config_test_fails_the_command_and_says_why() {
     assert!(stdout.contains("`properties.phone` is present"), "{stdout}");
     assert!(!stdout.contains(KEY), "the key never appears");
 }
+
+#[test]
+fn audit_reports_per_field_outcomes_without_sending_or_showing_values() {
+    let config = root("examples/hipaa.toml");
+    let events = std::fs::read(root("examples/events.ndjson")).unwrap();
+    let out = run_phi(&["audit", "--config", &config, "--json"], &[("PHI_HMAC_KEY", KEY)], events.clone());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["events"], 7);
+    assert_eq!(report["forwarded"], 4);
+    let fields = &report["fields"];
+    assert_eq!(fields["properties.dob"]["outcomes"]["generalised: year"], 1);
+    assert_eq!(fields["properties.firstname"]["outcomes"]["dropped by rule"], 1);
+    assert_eq!(fields["context.ip"]["outcomes"]["not forwarded: mixpanel shape"], 2);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for value in ["Jane", "203.0.113.7", "chest pain", "1980-02-29", KEY] {
+        assert!(!text.contains(value), "{value} in the report");
+    }
+    let table = run_phi(&["audit", "--config", &config], &[("PHI_HMAC_KEY", KEY)], events);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.starts_with("phi-scrub audit: 7 events read, 4 forwarded, 3 dropped"), "{table}");
+}

@@ -28,6 +28,7 @@ use crate::pseudonym::{read_key_file, Pseudonymizer};
 
 use generalise::GeneraliseContext;
 use policy::NodeId;
+pub use rewrite::AuditTrail;
 use rewrite::{Scratch, ValueRules, WalkCounts, Walker};
 use shape::MixpanelShape;
 
@@ -66,6 +67,10 @@ impl TransformConfig for PhiScrubConfig {
     fn build(&self) -> Result<Box<dyn FunctionTransform>, BuildError> {
         Ok(Box::new(PhiScrub::new(self)?))
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// The runtime transform. Keep one per worker: it owns reusable buffers.
@@ -82,6 +87,7 @@ pub struct PhiScrub {
     scratch: Scratch,
     out: Vec<u8>,
     metrics: Metrics,
+    audit: Option<AuditTrail>,
 }
 
 impl PhiScrub {
@@ -118,6 +124,7 @@ impl PhiScrub {
             scratch: Scratch::default(),
             out: Vec::new(),
             metrics: Metrics::default(),
+            audit: None,
         })
     }
 
@@ -125,6 +132,9 @@ impl PhiScrub {
     pub fn rewrite(&mut self, payload: &[u8]) -> Result<&[u8], DropReason> {
         self.out.clear();
         self.sets.clear();
+        if let Some(audit) = &mut self.audit {
+            audit.clear();
+        }
         let mut walker = Walker {
             policy: &self.policy,
             pseudonymizer: &self.pseudonymizer,
@@ -133,6 +143,7 @@ impl PhiScrub {
             text: &mut self.text,
             scratch: &mut self.scratch,
             counts: WalkCounts::default(),
+            audit: self.audit.as_mut(),
         };
         let mut sc = Scanner::new(payload, &mut self.scan, self.max_depth)?;
         if sc.peek_kind()? != ValueKind::Object {
@@ -150,6 +161,22 @@ impl PhiScrub {
         sc.finish()?;
         self.count(counts);
         Ok(&self.out)
+    }
+
+    /// Records from now on what the policy decides for each field (see [`Self::audit_trail`]).
+    /// Slower: for `phi-scrub audit`, not for pipelines.
+    pub fn enable_audit(&mut self) {
+        self.audit = Some(AuditTrail::default());
+    }
+
+    /// What was decided for each field of the last event, when auditing.
+    pub fn audit_trail(&self) -> Option<&AuditTrail> {
+        self.audit.as_ref()
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> &Metrics {
+        &self.metrics
     }
 
     fn count(&mut self, counts: WalkCounts) {

@@ -26,6 +26,49 @@ pub(crate) struct ValueRules {
     pub context: GeneraliseContext,
 }
 
+/// What the walker decided for each field of one event: the raw material of `phi-scrub audit`.
+/// Only filled when auditing; the hot path never builds paths.
+#[derive(Debug, Default)]
+pub struct AuditTrail {
+    /// The keys leading to the field being walked.
+    stack: Vec<String>,
+    /// (path, outcome) for every field decided, in order.
+    pub decisions: Vec<(String, &'static str)>,
+    /// (path, detector) for every detector match.
+    pub hits: Vec<(String, Detector)>,
+}
+
+impl AuditTrail {
+    /// Forgets the previous event.
+    pub fn clear(&mut self) {
+        self.stack.clear();
+        self.decisions.clear();
+        self.hits.clear();
+    }
+
+    pub(crate) fn push(&mut self, key: &[u8]) {
+        self.stack.push(String::from_utf8_lossy(key).into_owned());
+    }
+
+    pub(crate) fn pop(&mut self) {
+        self.stack.pop();
+    }
+
+    pub(crate) fn record(&mut self, outcome: &'static str) {
+        self.decisions.push((self.path(), outcome));
+    }
+
+    fn record_hits(&mut self, matches: &[Match]) {
+        let path = self.path();
+        self.hits.extend(matches.iter().map(|m| (path.clone(), m.detector)));
+    }
+
+    /// The current path, written as a policy path (keys that need it quoted).
+    fn path(&self) -> String {
+        crate::path::display_keys(&self.stack)
+    }
+}
+
 /// Reusable buffers for values the walker writes itself.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
@@ -67,7 +110,10 @@ pub(crate) struct Written {
 }
 
 enum Decision {
+    /// A `drop` rule.
     Remove,
+    /// Default-deny: no `allow` covers it.
+    Deny,
     /// Hash, redact or generalise.
     Replace(Action),
     Keep,
@@ -89,6 +135,7 @@ pub(crate) struct Walker<'p> {
     pub text: &'p mut Vec<u8>,
     pub scratch: &'p mut Scratch,
     pub counts: WalkCounts,
+    pub audit: Option<&'p mut AuditTrail>,
 }
 
 /// Output of an object or array under construction: tracks separators and the current run of
@@ -160,7 +207,7 @@ impl Walker<'_> {
             }
             (true, false) if self.policy.keeps_below(set) => Decision::Descend { allowed, prune: true },
             (_, true) => Decision::Keep,
-            (_, false) => Decision::Remove,
+            (_, false) => Decision::Deny,
         }
     }
 
@@ -204,11 +251,14 @@ impl Walker<'_> {
         while let Some(key) = sc.next_key()? {
             let kind = sc.peek_kind()?;
             let key_bytes = sc.key_bytes(key);
+            self.audit_push(key_bytes);
             if reserved.iter().any(|r| **r == *key_bytes) {
                 splice.flush(buf, out);
                 sc.skip_value()?;
                 self.counts.removed += 1;
                 modified = true;
+                self.audit_record("removed: a key Mixpanel reserves");
+                self.audit_pop();
                 continue;
             }
             let child = if set.is_empty() {
@@ -220,6 +270,7 @@ impl Walker<'_> {
             let member = Member { start: key.quote_start, key_raw: Some(&buf[key.quote_start..key.quote_end]), kind };
             self.member(sc, decision, child, member, &mut splice, &mut shape, &mut modified, out)?;
             self.sets.truncate(set.end);
+            self.audit_pop();
         }
         splice.flush(buf, out);
         out.push(b'}');
@@ -245,6 +296,7 @@ impl Walker<'_> {
         let buf = sc.buf();
         match decision {
             Decision::Keep if member.kind == ValueKind::String && !self.rules.detectors.is_empty() => {
+                self.audit_record("kept");
                 if self.detect_in_string(sc)? {
                     splice.flush(buf, out);
                     splice.member(member.key_raw, &self.scratch.value, out);
@@ -254,10 +306,16 @@ impl Walker<'_> {
                 }
             }
             Decision::Keep => {
+                self.audit_record("kept");
                 shape.absorb(sc.skip_value()?);
                 splice.extend_run(member.start, sc.pos());
             }
-            Decision::Remove => {
+            Decision::Remove | Decision::Deny => {
+                self.audit_record(if matches!(decision, Decision::Remove) {
+                    "dropped by rule"
+                } else {
+                    "denied (not allowed)"
+                });
                 splice.flush(buf, out);
                 sc.skip_value()?;
                 self.counts.removed += 1;
@@ -266,7 +324,9 @@ impl Walker<'_> {
             Decision::Replace(action) => {
                 splice.flush(buf, out);
                 *modified = true;
-                if self.replace_value(sc, member.kind, action)? {
+                let written = self.replace_value(sc, member.kind, action)?;
+                self.audit_record(replace_outcome(action, written));
+                if written {
                     splice.member(member.key_raw, &self.scratch.value, out);
                 }
             }
@@ -324,10 +384,7 @@ impl Walker<'_> {
         let mut modified = false;
         while sc.next_element()? {
             let kind = sc.peek_kind()?;
-            let decision = match self.decide(&self.sets[set.clone()], allowed, kind, false) {
-                Decision::Replace(_) => Decision::Remove,
-                other => other,
-            };
+            let decision = self.decide(&self.sets[set.clone()], allowed, kind, false);
             let member = Member { start: sc.pos(), key_raw: None, kind };
             self.member(sc, decision, set.clone(), member, &mut splice, &mut shape, &mut modified, out)?;
         }
@@ -445,7 +502,34 @@ impl Walker<'_> {
         } else {
             &buf[s + 1..e - 1]
         };
-        Ok(redact_matches(self.rules, self.pseudonymizer, content, self.scratch, &mut self.counts))
+        let found = redact_matches(self.rules, self.pseudonymizer, content, self.scratch, &mut self.counts);
+        if found {
+            if let Some(audit) = self.audit.as_deref_mut() {
+                audit.record_hits(&self.scratch.matches);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Auditing: enters the field `key`.
+    pub(crate) fn audit_push(&mut self, key: &[u8]) {
+        if let Some(audit) = self.audit.as_deref_mut() {
+            audit.push(key);
+        }
+    }
+
+    /// Auditing: leaves the current field.
+    pub(crate) fn audit_pop(&mut self) {
+        if let Some(audit) = self.audit.as_deref_mut() {
+            audit.pop();
+        }
+    }
+
+    /// Auditing: what happened to the current field.
+    pub(crate) fn audit_record(&mut self, outcome: &'static str) {
+        if let Some(audit) = self.audit.as_deref_mut() {
+            audit.record(outcome);
+        }
     }
 
     /// Applies the policy to one field's value (its key is the caller's business) and writes
@@ -478,10 +562,34 @@ impl Walker<'_> {
     /// matches replaced.
     pub(crate) fn write_text_detected(&mut self, out: &mut Vec<u8>) {
         if redact_matches(self.rules, self.pseudonymizer, self.text, self.scratch, &mut self.counts) {
+            if let Some(audit) = self.audit.as_deref_mut() {
+                audit.push(b"event");
+                audit.record_hits(&self.scratch.matches);
+                audit.pop();
+            }
             out.extend_from_slice(&self.scratch.value);
         } else {
             write_escaped_str(out, std::str::from_utf8(self.text).unwrap_or(REDACTED));
         }
+    }
+}
+
+/// The audit's word for what a hash, redact or generalise rule did.
+fn replace_outcome(action: Action, written: bool) -> &'static str {
+    match (action, written) {
+        (Action::Hash { .. }, true) => "hashed",
+        (Action::Hash { .. }, false) => "removed: object or array under hash",
+        (Action::Redact, _) => "redacted",
+        (Action::Generalise(g), true) => match g {
+            Generaliser::Year => "generalised: year",
+            Generaliser::Age => "generalised: age",
+            Generaliser::Zip3 => "generalised: zip3",
+            Generaliser::Truncate(_) => "generalised: truncate",
+            Generaliser::UrlStrip => "generalised: url_strip",
+            Generaliser::UserAgent => "generalised: user_agent",
+        },
+        (Action::Generalise(_), false) => "removed: could not be generalised",
+        (Action::Drop | Action::Allow, _) => "dropped by rule",
     }
 }
 

@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use crate::json::{
-    decode_string_into, fingerprint, write_escaped_str, JsonError, JsonErrorKind, Scanner, Shape, ValueKind,
+    decode_string_into, fingerprint, write_escaped_str, JsonError, JsonErrorKind, KeyRef, Scanner, Shape, ValueKind,
 };
 use crate::mixpanel::{self, RESERVED_INPUT_KEYS};
 use crate::path::{Path, Segment};
@@ -234,56 +234,74 @@ impl MixpanelShape {
         sc.begin_object()?;
         while let Some(key) = sc.next_key()? {
             let kind = sc.peek_kind()?;
-            // Page and screen names become part of the event name only if the policy would
-            // forward them as they are (not dropped, not hashed, allowed in allow mode).
-            if matches!(sc.key_bytes(key), b"name" | b"category") {
-                let child = walker.policy.step(walker.sets, root.clone(), sc.key_bytes(key), key.fingerprint);
-                let in_clear = walker.keeps(&walker.sets[child], kind);
-                walker.sets.truncate(root.end);
-                if !in_clear {
-                    sc.skip_value()?;
-                    continue;
-                }
+            walker.audit_push(sc.key_bytes(key));
+            let outcome = self.read_field(sc, walker, &mut env, key, kind, root.clone());
+            if let Ok(Some(label)) = outcome {
+                walker.audit_record(label);
             }
-            let slot = match sc.key_bytes(key) {
-                b"event" => Some((&mut env.event, "invalid type for event", false)),
-                b"type" => Some((&mut env.kind, "invalid type for type", false)),
-                b"name" => Some((&mut env.name, "invalid type for name", false)),
-                b"category" => Some((&mut env.category, "invalid type for category", false)),
-                b"userId" => Some((&mut env.user_id, "invalid type for userId", true)),
-                b"anonymousId" => Some((&mut env.anonymous_id, "invalid type for anonymousId", true)),
-                b"messageId" => Some((&mut env.message_id, "invalid type for messageId", false)),
-                b"timestamp" => Some((&mut env.timestamp, "invalid type for timestamp", false)),
-                b"originalTimestamp" => {
-                    Some((&mut env.original_timestamp, "invalid type for originalTimestamp", false))
-                }
-                b"properties" => {
-                    env.properties = self.scrub_properties(sc, walker, root.clone(), kind)?;
-                    continue;
-                }
-                other => {
-                    let starts_include = self.includes.iter().any(|i| *i.path[0] == *other);
-                    if starts_include {
-                        let child = walker.policy.step(walker.sets, root.clone(), other, key.fingerprint);
-                        let candidates: Vec<usize> =
-                            (0..self.includes.len()).filter(|&i| *self.includes[i].path[0] == *other).collect();
-                        let allowed = walker.allowed_at(&walker.sets[child.clone()], false);
-                        self.follow(sc, walker, child, &candidates, 1, allowed)?;
-                        walker.sets.truncate(root.end);
-                    } else {
-                        sc.skip_value()?;
-                    }
-                    continue;
-                }
-            };
-            if let Some((slot, label, numbers_ok)) = slot {
-                *slot = read_scalar(sc, kind, numbers_ok).map_err(|e| match e {
-                    ScalarError::Json(e) => DropReason::from(e),
-                    ScalarError::WrongType => DropReason::InvalidField(label),
-                })?;
-            }
+            walker.audit_pop();
+            outcome?;
         }
         Ok(env)
+    }
+
+    /// Reads one top-level field; returns the audit's word for what the shape did with it (none
+    /// when the walker recorded its own decisions below it).
+    fn read_field(
+        &mut self,
+        sc: &mut Scanner<'_, '_>,
+        walker: &mut Walker<'_>,
+        env: &mut Envelope,
+        key: KeyRef,
+        kind: ValueKind,
+        root: Range<usize>,
+    ) -> Result<Option<&'static str>, DropReason> {
+        // Page and screen names become part of the event name only if the policy would
+        // forward them as they are (not dropped, not hashed, allowed in allow mode).
+        if matches!(sc.key_bytes(key), b"name" | b"category") {
+            let child = walker.policy.step(walker.sets, root.clone(), sc.key_bytes(key), key.fingerprint);
+            let in_clear = walker.keeps(&walker.sets[child], kind);
+            walker.sets.truncate(root.end);
+            if !in_clear {
+                sc.skip_value()?;
+                return Ok(Some("not forwarded: policy"));
+            }
+        }
+        let (slot, label, numbers_ok, outcome) = match sc.key_bytes(key) {
+            b"event" => (&mut env.event, "invalid type for event", false, "event name"),
+            b"type" => (&mut env.kind, "invalid type for type", false, "read: call type"),
+            b"name" => (&mut env.name, "invalid type for name", false, "read: page naming"),
+            b"category" => (&mut env.category, "invalid type for category", false, "read: page naming"),
+            b"userId" => (&mut env.user_id, "invalid type for userId", true, "hashed into distinct_id"),
+            b"anonymousId" => (&mut env.anonymous_id, "invalid type for anonymousId", true, "hashed into distinct_id"),
+            b"messageId" => (&mut env.message_id, "invalid type for messageId", false, "hashed into $insert_id"),
+            b"timestamp" => (&mut env.timestamp, "invalid type for timestamp", false, "converted to time"),
+            b"originalTimestamp" => {
+                (&mut env.original_timestamp, "invalid type for originalTimestamp", false, "converted to time")
+            }
+            b"properties" => {
+                env.properties = self.scrub_properties(sc, walker, root, kind)?;
+                return Ok(None);
+            }
+            other => {
+                if !self.includes.iter().any(|i| *i.path[0] == *other) {
+                    sc.skip_value()?;
+                    return Ok(Some("not forwarded: mixpanel shape"));
+                }
+                let child = walker.policy.step(walker.sets, root.clone(), other, key.fingerprint);
+                let candidates: Vec<usize> =
+                    (0..self.includes.len()).filter(|&i| *self.includes[i].path[0] == *other).collect();
+                let allowed = walker.allowed_at(&walker.sets[child.clone()], false);
+                self.follow(sc, walker, child, &candidates, 1, allowed)?;
+                walker.sets.truncate(root.end);
+                return Ok(None);
+            }
+        };
+        *slot = read_scalar(sc, kind, numbers_ok).map_err(|e| match e {
+            ScalarError::Json(e) => DropReason::from(e),
+            ScalarError::WrongType => DropReason::InvalidField(label),
+        })?;
+        Ok(Some(outcome))
     }
 
     fn scrub_properties(
@@ -347,7 +365,10 @@ impl MixpanelShape {
             }
             let child = walker.policy.step(walker.sets, set.clone(), key_bytes, key.fingerprint);
             let allowed = walker.allowed_at(&walker.sets[child.clone()], allowed);
-            self.follow(sc, walker, child, &next, depth + 1, allowed)?;
+            walker.audit_push(key_bytes);
+            let followed = self.follow(sc, walker, child, &next, depth + 1, allowed);
+            walker.audit_pop();
+            followed?;
             walker.sets.truncate(set.end);
         }
         Ok(())

@@ -1,0 +1,250 @@
+//! `phi-scrub audit`: runs a `phi_scrub` transform over sample events without sending anything
+//! and reports, per field path seen in the sample, how often it appeared, what the policy did to
+//! it, and what the detectors found in the values that are kept, so a compliance reviewer can
+//! read what leaves the building.
+//!
+//! The transform records its decisions as it walks (see [`AuditTrail`]); this module lays them
+//! over every leaf of the input event, so a field the policy removed with its parent is reported
+//! under its own path too.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::path::display_keys;
+use crate::transforms::phi_scrub::{AuditTrail, PhiScrub};
+
+/// What the Mixpanel shape does with a field it never reads.
+const NOT_READ: &str = "not forwarded: mixpanel shape";
+
+/// The report over a sample.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// Lines read.
+    pub events: u64,
+    /// Events the transform forwarded.
+    pub forwarded: u64,
+    /// Events it refused, by reason.
+    pub dropped: BTreeMap<String, u64>,
+    /// Per field path (arrays walked element by element, as in policy paths).
+    pub fields: BTreeMap<String, FieldReport>,
+}
+
+/// One field path of the sample.
+#[derive(Debug, Default, Serialize)]
+pub struct FieldReport {
+    /// Values seen at this path.
+    pub seen: u64,
+    /// What happened to them: `kept`, `hashed`, `denied (not allowed)`, `generalised: zip3`…
+    pub outcomes: BTreeMap<String, u64>,
+    /// Detector matches in kept values, by detector.
+    pub detector_hits: BTreeMap<String, u64>,
+}
+
+/// Runs a transform in audit mode and accumulates the report.
+#[derive(Debug)]
+pub struct Auditor {
+    transform: PhiScrub,
+    max_line: usize,
+    report: Report,
+}
+
+impl Auditor {
+    /// Audits with `transform`; lines longer than `max_line` bytes are counted and skipped.
+    pub fn new(mut transform: PhiScrub, max_line: usize) -> Self {
+        transform.enable_audit();
+        Self { transform, max_line, report: Report::default() }
+    }
+
+    /// Reads NDJSON from `input` to its end, calling `progress` with the bytes read so far.
+    pub fn read(&mut self, mut input: impl BufRead, mut progress: impl FnMut(u64)) -> std::io::Result<()> {
+        let mut line = Vec::new();
+        let mut total = 0u64;
+        loop {
+            line.clear();
+            let n = input.read_until(b'\n', &mut line)?;
+            if n == 0 {
+                return Ok(());
+            }
+            total += n as u64;
+            let trimmed = line.trim_ascii();
+            if !trimmed.is_empty() {
+                self.event(trimmed);
+            }
+            progress(total);
+        }
+    }
+
+    /// Audits one event.
+    pub fn event(&mut self, payload: &[u8]) {
+        self.report.events += 1;
+        if payload.len() > self.max_line {
+            *self.report.dropped.entry("line too long".into()).or_default() += 1;
+            return;
+        }
+        let dropped = match self.transform.rewrite(payload) {
+            Ok(_) => None,
+            Err(reason) => Some(reason.as_str()),
+        };
+        match dropped {
+            None => self.report.forwarded += 1,
+            Some(reason) => *self.report.dropped.entry(reason.into()).or_default() += 1,
+        }
+        let Ok(value) = serde_json::from_slice::<Value>(payload) else { return };
+        let Some(trail) = self.transform.audit_trail() else { return };
+        let decisions = decisions_by_path(trail);
+        let mut leaves = Vec::new();
+        collect_leaves(&value, &mut Vec::new(), &mut leaves);
+        for keys in leaves {
+            let field = self.report.fields.entry(display_keys(&keys)).or_default();
+            field.seen += 1;
+            match dropped {
+                Some(reason) => *field.outcomes.entry(format!("event dropped: {reason}")).or_default() += 1,
+                None => {
+                    for outcome in outcome_of(&keys, &decisions) {
+                        *field.outcomes.entry(outcome.into()).or_default() += 1;
+                    }
+                }
+            }
+        }
+        if dropped.is_none() {
+            for (path, detector) in &trail.hits {
+                let field = self.report.fields.entry(path.clone()).or_default();
+                *field.detector_hits.entry(detector.name().into()).or_default() += 1;
+            }
+        }
+    }
+
+    /// The report so far.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+}
+
+fn decisions_by_path(trail: &AuditTrail) -> HashMap<&str, Vec<&'static str>> {
+    let mut map: HashMap<&str, Vec<&'static str>> = HashMap::new();
+    for (path, outcome) in &trail.decisions {
+        let list = map.entry(path.as_str()).or_default();
+        if !list.contains(outcome) {
+            list.push(outcome);
+        }
+    }
+    map
+}
+
+/// The decisions recorded at the deepest recorded ancestor of a leaf (the leaf included).
+fn outcome_of(keys: &[String], decisions: &HashMap<&str, Vec<&'static str>>) -> Vec<&'static str> {
+    (1..=keys.len())
+        .rev()
+        .find_map(|n| decisions.get(display_keys(&keys[..n]).as_str()).cloned())
+        .unwrap_or_else(|| vec![NOT_READ])
+}
+
+/// The key paths of every scalar and empty container.
+fn collect_leaves(value: &Value, keys: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                keys.push(k.clone());
+                collect_leaves(v, keys, out);
+                keys.pop();
+            }
+        }
+        Value::Array(items) if !items.is_empty() => items.iter().for_each(|v| collect_leaves(v, keys, out)),
+        _ if !keys.is_empty() => out.push(keys.clone()),
+        _ => {}
+    }
+}
+
+/// The report as a table for people.
+pub fn render_table(report: &Report) -> String {
+    let dropped: u64 = report.dropped.values().sum();
+    let mut out = format!(
+        "phi-scrub audit: {} events read, {} forwarded, {} dropped{}\n\n",
+        report.events,
+        report.forwarded,
+        dropped,
+        if report.dropped.is_empty() { String::new() } else { format!(" ({})", counts(&report.dropped)) }
+    );
+    let width = report.fields.keys().map(String::len).max().unwrap_or(5).clamp(5, 60);
+    out.push_str(&format!(
+        "{:<width$}  {:>7}  {:<48}  {}\n",
+        "field", "seen", "what the policy did", "detector hits in kept values"
+    ));
+    for (path, field) in &report.fields {
+        let flag = if field.detector_hits.is_empty() { "" } else { "  <- review" };
+        out.push_str(&format!(
+            "{path:<width$}  {:>7}  {:<48}  {}{flag}\n",
+            field.seen,
+            counts(&field.outcomes),
+            counts(&field.detector_hits)
+        ));
+    }
+    out
+}
+
+fn counts(map: &BTreeMap<String, u64>) -> String {
+    map.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transforms::phi_scrub::PhiScrubConfig;
+
+    fn auditor(options: &str) -> Auditor {
+        let config: PhiScrubConfig = toml::from_str(&format!("key = \"0123456789abcdef0123\"\n{options}")).unwrap();
+        Auditor::new(PhiScrub::new(&config).unwrap(), 1 << 20)
+    }
+
+    fn outcomes(report: &Report, path: &str) -> Vec<(String, u64)> {
+        let field = report.fields.get(path).unwrap_or_else(|| panic!("{path} not in {:?}", report.fields.keys()));
+        field.outcomes.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    #[test]
+    fn every_leaf_gets_the_decision_of_its_nearest_decided_ancestor() {
+        let mut a = auditor(
+            "allow = [\"properties.plan\"]\nhash = [\"userId\"]\ndetect = [\"email\"]\nzip3 = [\"properties.zip\"]",
+        );
+        let input = br#"{"userId":"u","properties":{"plan":"gold","zip":"02139","note":"x"},"context":{"traits":{"email":"a@b.co"}}}"#;
+        a.read(&input[..], |_| {}).unwrap();
+        a.read(&br#"{"properties":{"plan":"mail a@b.co"}}"#[..], |_| {}).unwrap();
+        let r = a.report();
+        assert_eq!((r.events, r.forwarded), (2, 2));
+        assert_eq!(outcomes(r, "userId"), [("hashed".to_owned(), 1)]);
+        assert_eq!(outcomes(r, "properties.plan"), [("kept".to_owned(), 2)]);
+        assert_eq!(outcomes(r, "properties.zip"), [("generalised: zip3".to_owned(), 1)]);
+        assert_eq!(outcomes(r, "properties.note"), [("denied (not allowed)".to_owned(), 1)]);
+        assert_eq!(outcomes(r, "context.traits.email"), [("denied (not allowed)".to_owned(), 1)]);
+        assert_eq!(r.fields["properties.plan"].detector_hits.get("email"), Some(&1));
+    }
+
+    #[test]
+    fn mixpanel_shape_envelope_and_dropped_events_are_reported() {
+        let mut a = auditor("[mixpanel]\ntoken = \"t\"\n[mixpanel.properties_from]\nua = \"context.userAgent\"");
+        let input = concat!(
+            r#"{"event":"e","userId":"u","messageId":"m","timestamp":"2026-11-28T10:00:00Z","properties":{"a":1},"context":{"ip":"1.2.3.4","userAgent":"x"}}"#,
+            "\n",
+            r#"{"type":"identify","userId":"u"}"#,
+            "\nnot json\n"
+        );
+        a.read(input.as_bytes(), |_| {}).unwrap();
+        let r = a.report();
+        assert_eq!((r.events, r.forwarded), (3, 1));
+        assert_eq!(r.dropped.get("unsupported type"), Some(&1));
+        assert_eq!(r.dropped.values().sum::<u64>(), 2);
+        assert_eq!(
+            outcomes(r, "userId"),
+            [("event dropped: unsupported type".to_owned(), 1), ("hashed into distinct_id".to_owned(), 1)]
+        );
+        assert_eq!(outcomes(r, "context.ip"), [(NOT_READ.to_owned(), 1)]);
+        assert_eq!(outcomes(r, "context.userAgent"), [("kept".to_owned(), 1)]);
+        assert_eq!(outcomes(r, "properties.a"), [("kept".to_owned(), 1)]);
+        let table = render_table(r);
+        assert!(table.contains("3 events read, 1 forwarded, 2 dropped"), "{table}");
+        assert!(!table.contains("1.2.3.4"), "values never appear in the report");
+    }
+}
