@@ -170,15 +170,29 @@ fn find_emails(text: &[u8], matches: &mut Vec<Match>) {
         while end < text.len() && domain(text[end]) {
             end += 1;
         }
+        if start == at {
+            continue;
+        }
+        if let Some(end) = email_end(text, at, end) {
+            matches.push(Match { start, end, detector: Detector::Email });
+        }
+    }
+}
+
+/// Text glued to an address (`a@b.com.Thanks`) can make its last label invalid: backs off label
+/// by label from `end` to the longest host that ends in a real top-level domain.
+fn email_end(text: &[u8], at: usize, mut end: usize) -> Option<usize> {
+    loop {
         while end > at + 1 && matches!(text[end - 1], b'.' | b'-') {
             end -= 1;
         }
         let host = &text[at + 1..end];
-        let tld = host.rsplit(|&b| b == b'.').next().unwrap_or_default();
-        let dotted = host.contains(&b'.') && !host.starts_with(b".");
-        if start < at && dotted && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic) {
-            matches.push(Match { start, end, detector: Detector::Email });
+        let dot = host.iter().rposition(|&b| b == b'.')?;
+        let tld = &host[dot + 1..];
+        if dot > 0 && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic) {
+            return Some(end);
         }
+        end = at + 1 + dot;
     }
 }
 
@@ -259,9 +273,6 @@ fn read_run(text: &[u8], from: usize) -> NumberRun {
             j += 1;
         }
         if j == i || j >= text.len() || !text[j].is_ascii_digit() {
-            if j > i && text[i] == b')' {
-                run.end = i + 1;
-            }
             return run;
         }
         if run.group_count < 8 {
@@ -342,33 +353,89 @@ fn luhn(digits: &[u8]) -> bool {
 }
 
 fn find_ipv6(text: &[u8], matches: &mut Vec<Match>) {
-    let token = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
     let mut i = 0;
     while i < text.len() {
-        if !token(text[i]) || (i > 0 && is_alnum(text[i - 1])) {
+        let b = text[i];
+        let candidate = b.is_ascii_hexdigit() || (b == b':' && text.get(i + 1) == Some(&b':'));
+        if !candidate || (i > 0 && is_alnum(text[i - 1])) {
             i += 1;
             continue;
         }
-        let start = i;
-        while i < text.len() && token(text[i]) {
-            i += 1;
-        }
-        let mut end = i;
-        while end > start && text[end - 1] == b'.' {
-            end -= 1;
-        }
-        if (i >= text.len() || !is_alnum(text[i])) && is_ipv6(&text[start..end]) {
-            matches.push(Match { start, end, detector: Detector::Ip });
+        // The longest reading that ends at a word boundary: in `…::3595:60c7:ag` that is
+        // `…:60c7`, not `…:60c7:a` glued to `g`.
+        let ends = ipv6_ends(text, i);
+        match ends.iter().rev().find(|&&end| !text.get(end).is_some_and(|&b| is_alnum(b))) {
+            Some(&end) => {
+                matches.push(Match { start: i, end, detector: Detector::Ip });
+                i = end;
+            }
+            None => i += 1,
         }
     }
 }
 
-fn is_ipv6(t: &[u8]) -> bool {
-    let colons = t.iter().filter(|&&b| b == b':').count();
-    let compressed = t.windows(2).filter(|w| w == b"::").count();
-    let groups_ok = t.split(|&b| b == b':').all(|g| g.len() <= 4 || (g.contains(&b'.') && g.len() <= 15));
-    let has_hex = t.iter().any(u8::is_ascii_hexdigit);
-    has_hex && groups_ok && colons <= 7 && (colons == 7 || (compressed == 1 && colons >= 2))
+/// Every place an IPv6 address read from `start` could end (eight groups, or fewer with one
+/// `::`, optionally ending in dotted IPv4), shortest first.
+fn ipv6_ends(text: &[u8], start: usize) -> Vec<usize> {
+    let (mut i, mut groups, mut compressed) = (start, 0, false);
+    let mut ends = Vec::new();
+    let valid = |groups: usize, compressed: bool| if compressed { (1..=7).contains(&groups) } else { groups == 8 };
+    loop {
+        let group_start = i;
+        while i < text.len() && text[i].is_ascii_hexdigit() && i - group_start <= 4 {
+            i += 1;
+        }
+        if i - group_start > 4 {
+            return ends;
+        }
+        if i > group_start {
+            if text.get(i) == Some(&b'.') && (compressed || groups == 6) {
+                if let Some(end) = parse_ipv4_at(text, group_start) {
+                    if valid(groups + 2, compressed) {
+                        ends.push(end);
+                    }
+                    return ends;
+                }
+            }
+            groups += 1;
+        }
+        if valid(groups, compressed) && i > start {
+            ends.push(i);
+        }
+        match (text.get(i), text.get(i + 1)) {
+            (Some(b':'), Some(b':')) if !compressed => {
+                compressed = true;
+                i += 2;
+                if valid(groups, compressed) {
+                    ends.push(i);
+                }
+            }
+            (Some(b':'), Some(next)) if next.is_ascii_hexdigit() && i > group_start => i += 1,
+            _ => return ends,
+        }
+    }
+}
+
+/// Reads a dotted IPv4 address at `start`; returns where it ends.
+fn parse_ipv4_at(text: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    for octet in 0..4 {
+        let digits_start = i;
+        while i < text.len() && text[i].is_ascii_digit() && i - digits_start < 3 {
+            i += 1;
+        }
+        let value: u32 = std::str::from_utf8(&text[digits_start..i]).ok()?.parse().ok()?;
+        if value > 255 {
+            return None;
+        }
+        if octet < 3 {
+            if text.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    Some(i)
 }
 
 fn find_url_queries(text: &[u8], matches: &mut Vec<Match>) {
@@ -414,9 +481,16 @@ mod tests {
     fn emails_in_prose() {
         one("write to Ann.Lee+mp@Example.co.uk.", "Ann.Lee+mp@Example.co.uk", "email");
         one("<o'neil@x.org>", "o'neil@x.org", "email");
+        one("mail a@n-p.health.a now", "a@n-p.health", "email");
         for not in ["@handle", "a@b", "user@localhost", "x@1.2"] {
             assert!(found(not).iter().all(|(_, d)| *d != "email"), "{not}");
         }
+    }
+
+    #[test]
+    fn a_bracket_after_a_number_is_not_part_of_it() {
+        // Found by the preset property test: `…4246)a` was read as ending at `a` and skipped.
+        one("+1 718 357 4246)a", "+1 718 357 4246", "phone");
     }
 
     #[test]
@@ -451,6 +525,12 @@ mod tests {
         one("addr 2001:db8::8a2e:370:7334 ok", "2001:db8::8a2e:370:7334", "ip");
         one("fe80:0:0:0:202:b3ff:fe1e:8329", "fe80:0:0:0:202:b3ff:fe1e:8329", "ip");
         one("::ffff:10.0.0.1", "::ffff:10.0.0.1", "ip");
+        one("7523:90b9:96b9:a3ca:4799:dd75:9d0f:9b45: next", "7523:90b9:96b9:a3ca:4799:dd75:9d0f:9b45", "ip");
+        one("96a4:ccf9:ed4:f127:2e98:872f:9de7:f3a7.g", "96a4:ccf9:ed4:f127:2e98:872f:9de7:f3a7", "ip");
+        one(":960d:82d5:42b0:90fb:2e6:f792:892:c132", "960d:82d5:42b0:90fb:2e6:f792:892:c132", "ip");
+        one("d097:ee85:a2bd:f34d:8ac6:36a9:7391:5f5a.ag", "d097:ee85:a2bd:f34d:8ac6:36a9:7391:5f5a", "ip");
+        one("fe80::1", "fe80::1", "ip");
+        one("2001:db8::3595:60c7:ag", "2001:db8::3595:60c7", "ip");
     }
 
     #[test]

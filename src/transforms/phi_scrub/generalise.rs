@@ -87,7 +87,7 @@ pub(crate) fn generalise(g: Generaliser, value: Scalar<'_>, ctx: &GeneraliseCont
             out.extend_from_slice(n.as_bytes());
             true
         }
-        (Generaliser::UrlStrip, Scalar::String(s)) => {
+        (Generaliser::UrlStrip, Scalar::String(s)) if looks_like_url(s) => {
             write_escaped_str(out, &strip_url(s, &ctx.url_keep_params));
             true
         }
@@ -171,6 +171,13 @@ fn keep_param(pair: &str, keep: &[String]) -> bool {
     keep.iter().any(|k| k == name)
 }
 
+/// A web URL, a path, or a query string: anything else in a URL field (free text, a `mailto:`)
+/// is not stripped but removed.
+fn looks_like_url(s: &str) -> bool {
+    let lower = s.trim_start().get(..8).unwrap_or(s).to_ascii_lowercase();
+    ["http://", "https://", "/", "?", "#", "www."].iter().any(|p| lower.starts_with(p))
+}
+
 /// Removes the fragment, the query (except the kept parameters), user info, and path segments
 /// that look like identifiers (replaced by `:id`).
 pub(crate) fn strip_url(url: &str, keep: &[String]) -> String {
@@ -207,12 +214,15 @@ fn split_url(base: &str) -> (&str, &str, &str) {
     (scheme, host, path)
 }
 
-/// A path segment that is an id, a number, an e-mail or a token rather than a route name.
+/// A path segment that is an id, a number, an e-mail, a token or encoded text (`Jane%20Doe`,
+/// spaces, non-ASCII) rather than a route name.
 fn looks_like_identifier(segment: &str) -> bool {
     let digits = segment.bytes().filter(u8::is_ascii_digit).count();
     let hex = segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    let route_chars = segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
     !segment.is_empty()
-        && (digits == segment.len()
+        && (!route_chars
+            || digits == segment.len()
             || digits >= 4
             || segment.contains('@')
             || segment.contains("%40")
@@ -344,6 +354,16 @@ mod tests {
             "https://x.org/find-a-doctor/cardiology"
         );
         assert_eq!(strip_url("https://x.org/v2/covid19", &keep), "https://x.org/v2/covid19");
+        assert_eq!(strip_url("/p/Jane%20Doe/x", &keep), "/p/:id/x");
+    }
+
+    #[test]
+    fn url_strip_removes_what_is_not_a_url() {
+        // Found by the preset property test: a name in a `url` field was kept as it came.
+        for not_url in ["Zoë Nguyễn", "mailto:ann@x.org", "call 555-234-5678"] {
+            assert_eq!(s(Generaliser::UrlStrip, not_url), None, "{not_url}");
+        }
+        assert_eq!(s(Generaliser::UrlStrip, "WWW.x.org/a?b=c").as_deref(), Some("\"WWW.x.org/a\""));
     }
 
     #[test]
