@@ -67,3 +67,10 @@ fn cargo_run_starts_phi_scrub_as_the_readme_says() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains("cargo run --release -- run --config examples/quickstart.toml < examples/events.ndjson"));
 }
+
+#[test]
+fn readme_lists_every_rule_of_the_hipaa_preset() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = phi_scrub::transforms::phi_scrub::preset_table(phi_scrub::transforms::phi_scrub::Preset::Hipaa);
+    assert!(readme.contains(&table), "README.md must contain the preset table as generated:\n{table}");
+}

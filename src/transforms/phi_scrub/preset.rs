@@ -232,8 +232,8 @@ pub fn markdown_table(preset: Preset) -> String {
     let mut out =
         String::from("| where | key (any spelling) | action | covers | why |\n| --- | --- | --- | --- | --- |\n");
     for r in table(preset) {
-        let at = if r.at.is_empty() { "top level" } else { r.at };
-        out.push_str(&format!("| `{at}` | `{}` | {} | {} | {} |\n", r.key, r.action.name(), r.covers, r.why));
+        let at = if r.at.is_empty() { "top level".to_owned() } else { format!("`{}`", r.at) };
+        out.push_str(&format!("| {at} | `{}` | {} | {} | {} |\n", r.key, r.action.name(), r.covers, r.why));
     }
     out
 }
