@@ -20,7 +20,8 @@ pub enum Detector {
     Ssn,
     /// Dotted IPv4 and IPv6 (full or `::`-compressed).
     Ip,
-    /// 13 to 19 digits, optionally grouped by spaces or dashes, passing the Luhn check.
+    /// 13 to 19 digits starting with 2 to 6 (the card networks' ranges), optionally grouped by
+    /// spaces or dashes, passing the Luhn check.
     CreditCard,
     /// The query string and fragment of a URL (`?…`, `#…`).
     UrlQuery,
@@ -292,7 +293,10 @@ fn classify(on: Detectors, run: &NumberRun) -> Option<Detector> {
         return Some(Detector::Ip);
     }
     let card_seps = seps.iter().all(|&s| s == b' ' || s == b'-');
-    if on.on(Detector::CreditCard) && (13..=19).contains(&n) && card_seps && luhn(&run.digits) {
+    // Card networks' numbers start with 2 to 6 (Mastercard, Amex, Visa, Discover, JCB, UnionPay…);
+    // that keeps Unix times in milliseconds (13 digits from 1) out, one in ten of which passes Luhn.
+    let card_prefix = matches!(run.digits[0], b'2'..=b'6');
+    if on.on(Detector::CreditCard) && (13..=19).contains(&n) && card_seps && card_prefix && luhn(&run.digits) {
         return Some(Detector::CreditCard);
     }
     if on.on(Detector::Ssn) && n == 9 && !run.plus {
@@ -557,6 +561,8 @@ mod tests {
             "10:30:45",
             "4111 1111 1111 1112",
             "1732867200",
+            "ajs-next-1732870000123-abc",
+            "1732870000129", // passes Luhn, but a card never starts with 1
             "price 12.50",
             "",
         ] {
