@@ -205,12 +205,21 @@ struct NumberRun {
     groups: [u8; 8],
     group_count: usize,
     seps: [u8; 8],
-    digits: Vec<u8>,
+    /// The first [`MAX_RUN_DIGITS`] digits; `digit_count` counts them all.
+    digit_buf: [u8; MAX_RUN_DIGITS],
+    digit_count: usize,
 }
+
+/// No pattern has more digits than a 19-digit card number; longer runs are kept short here.
+const MAX_RUN_DIGITS: usize = 20;
 
 impl NumberRun {
     fn group_lens(&self) -> &[u8] {
         &self.groups[..self.group_count.min(8)]
+    }
+
+    fn digits(&self) -> &[u8] {
+        &self.digit_buf[..self.digit_count.min(MAX_RUN_DIGITS)]
     }
 
     fn separators(&self) -> &[u8] {
@@ -254,12 +263,23 @@ fn read_run(text: &[u8], from: usize) -> NumberRun {
         start -= 1;
         plus = true;
     }
-    let mut run =
-        NumberRun { start, end: from, plus, groups: [0; 8], group_count: 1, seps: [0; 8], digits: Vec::new() };
+    let mut run = NumberRun {
+        start,
+        end: from,
+        plus,
+        groups: [0; 8],
+        group_count: 1,
+        seps: [0; 8],
+        digit_buf: [0; MAX_RUN_DIGITS],
+        digit_count: 0,
+    };
     let mut i = from;
     loop {
         while i < text.len() && text[i].is_ascii_digit() {
-            run.digits.push(text[i]);
+            if run.digit_count < MAX_RUN_DIGITS {
+                run.digit_buf[run.digit_count] = text[i];
+            }
+            run.digit_count += 1;
             if run.group_count <= 8 {
                 run.groups[run.group_count - 1] = run.groups[run.group_count - 1].saturating_add(1);
             }
@@ -285,7 +305,8 @@ fn read_run(text: &[u8], from: usize) -> NumberRun {
 }
 
 fn classify(on: Detectors, run: &NumberRun) -> Option<Detector> {
-    let n = run.digits.len();
+    let n = run.digit_count;
+    let digits = run.digits();
     let groups = run.group_lens();
     let seps = run.separators();
     let dotted = !seps.is_empty() && seps.iter().all(|&s| s == b'.');
@@ -295,8 +316,8 @@ fn classify(on: Detectors, run: &NumberRun) -> Option<Detector> {
     let card_seps = seps.iter().all(|&s| s == b' ' || s == b'-');
     // Card networks' numbers start with 2 to 6 (Mastercard, Amex, Visa, Discover, JCB, UnionPay…);
     // that keeps Unix times in milliseconds (13 digits from 1) out, one in ten of which passes Luhn.
-    let card_prefix = matches!(run.digits[0], b'2'..=b'6');
-    if on.on(Detector::CreditCard) && (13..=19).contains(&n) && card_seps && card_prefix && luhn(&run.digits) {
+    let card_prefix = matches!(digits[0], b'2'..=b'6');
+    if on.on(Detector::CreditCard) && (13..=19).contains(&n) && card_seps && card_prefix && luhn(digits) {
         return Some(Detector::CreditCard);
     }
     if on.on(Detector::Ssn) && n == 9 && !run.plus {
@@ -312,7 +333,7 @@ fn classify(on: Detectors, run: &NumberRun) -> Option<Detector> {
 }
 
 fn is_ipv4(run: &NumberRun) -> bool {
-    let mut digits = run.digits.iter();
+    let mut digits = run.digits().iter();
     run.group_lens().iter().all(|&len| {
         let octet: u32 = digits.by_ref().take(len as usize).fold(0, |v, d| v * 10 + u32::from(d - b'0'));
         (1..=3).contains(&len) && octet <= 255
@@ -320,7 +341,8 @@ fn is_ipv4(run: &NumberRun) -> bool {
 }
 
 fn is_phone(run: &NumberRun) -> bool {
-    let n = run.digits.len();
+    let n = run.digit_count;
+    let digits = run.digits();
     let groups = run.group_lens();
     if run.plus {
         return (8..=15).contains(&n);
@@ -332,8 +354,8 @@ fn is_phone(run: &NumberRun) -> bool {
     let nanp = |d: &[u8]| d.len() == 10 && d[0] >= b'2' && d[3] >= b'2';
     match n {
         7 => groups == [3, 4],
-        10 => nanp(&run.digits),
-        11 => run.digits[0] == b'1' && nanp(&run.digits[1..]),
+        10 => nanp(digits),
+        11 => digits[0] == b'1' && nanp(&digits[1..]),
         _ => false,
     }
 }

@@ -173,9 +173,7 @@ impl Splice {
         }
         self.written_any = true;
     }
-}
 
-impl Splice {
     /// Writes `"key":value` (or just the value in an array) after a separator.
     fn member(&mut self, key_raw: Option<&[u8]>, value: &[u8], out: &mut Vec<u8>) {
         self.separator(out);
@@ -561,16 +559,36 @@ impl Walker<'_> {
     /// Writes the decoded text in `self.text` (an event name) as a JSON string, detector
     /// matches replaced.
     pub(crate) fn write_text_detected(&mut self, out: &mut Vec<u8>) {
-        if redact_matches(self.rules, self.pseudonymizer, self.text, self.scratch, &mut self.counts) {
+        if !self.event_name_matches(None) {
+            write_escaped_str(out, std::str::from_utf8(self.text).unwrap_or(REDACTED));
+            return;
+        }
+        out.extend_from_slice(&self.scratch.value);
+    }
+
+    /// Writes a JSON string without escapes (quotes included), detector matches replaced; when
+    /// nothing matches, its bytes are copied as they are.
+    pub(crate) fn write_plain_string_detected(&mut self, raw: &[u8], out: &mut Vec<u8>) {
+        if self.event_name_matches(Some(&raw[1..raw.len() - 1])) {
+            out.extend_from_slice(&self.scratch.value);
+        } else {
+            out.extend_from_slice(raw);
+        }
+    }
+
+    /// Runs the detectors over an event name (`content`, or the decoded text in `self.text`);
+    /// on a match the replacement is in `scratch.value`.
+    fn event_name_matches(&mut self, content: Option<&[u8]>) -> bool {
+        let content = content.unwrap_or(self.text);
+        let found = redact_matches(self.rules, self.pseudonymizer, content, self.scratch, &mut self.counts);
+        if found {
             if let Some(audit) = self.audit.as_deref_mut() {
                 audit.push(b"event");
                 audit.record_hits(&self.scratch.matches);
                 audit.pop();
             }
-            out.extend_from_slice(&self.scratch.value);
-        } else {
-            write_escaped_str(out, std::str::from_utf8(self.text).unwrap_or(REDACTED));
         }
+        found
     }
 }
 

@@ -184,16 +184,18 @@ impl MixpanelShape {
         self.check_limits(&env)?;
 
         out.extend_from_slice(b"{\"event\":");
+        // Event names are free text too: with detectors on they are searched like values.
         match event_name {
-            // Event names are free text too: with detectors on they are searched like values.
-            _ if walker.detecting() => {
-                match event_name {
-                    EventName::Raw(span) => decode_into(buf, span, walker.text)?,
-                    EventName::Built => {
-                        walker.text.clear();
-                        walker.text.extend_from_slice(self.name.as_bytes());
-                    }
-                }
+            EventName::Raw(span) if walker.detecting() && !span.escaped => {
+                walker.write_plain_string_detected(&buf[span.start..span.end], out);
+            }
+            EventName::Raw(span) if walker.detecting() => {
+                decode_into(buf, span, walker.text)?;
+                walker.write_text_detected(out);
+            }
+            EventName::Built if walker.detecting() => {
+                walker.text.clear();
+                walker.text.extend_from_slice(self.name.as_bytes());
                 walker.write_text_detected(out);
             }
             EventName::Raw(span) => out.extend_from_slice(&buf[span.start..span.end]),
