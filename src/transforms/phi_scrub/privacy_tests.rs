@@ -260,3 +260,76 @@ token = "tok""#,
     assert_eq!(p["visit_date"], json!("2026"));
     assert!(!p.contains_key("specialty") && !p.contains_key("email") && !p.contains_key("note"), "{v}");
 }
+
+/// A value the rule's action can work on, and what must come out (`None`: the field is gone).
+fn sample_for(action: super::policy::Action) -> (Value, Option<Value>) {
+    use super::generalise::Generaliser as G;
+    use super::policy::Action as A;
+    match action {
+        A::Drop => (json!("Ann Lee 555-234-5678"), None),
+        A::Hash { .. } => (json!("id-123"), Some(json!(hmac_hex("id-123")))),
+        A::Allow => (json!("kept as is"), Some(json!("kept as is"))),
+        A::Redact => (json!("x"), Some(json!("[redacted]"))),
+        A::Generalise(G::Year) => (json!("1984-07-02"), Some(json!("1984"))),
+        A::Generalise(G::Age) => (json!(93), Some(json!("90+"))),
+        A::Generalise(G::Zip3) => (json!("02139-4307"), Some(json!("021"))),
+        A::Generalise(G::UrlStrip) => (json!("https://x.org/p/12345?n=ann#t"), Some(json!("https://x.org/p/:id"))),
+        A::Generalise(G::UserAgent) => {
+            (json!("Mozilla/5.0 (X11) Gecko/20100101 Firefox/121.0"), Some(json!("Firefox 121")))
+        }
+        A::Generalise(G::Truncate(_)) => unreachable!("the preset has no truncate rule"),
+    }
+}
+
+/// Where a rule applies: its own parent, or for `**` a top-level, a nested and an array place.
+fn parents_of(at: &str) -> Vec<Vec<String>> {
+    let split = |p: &str| p.split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+    match at {
+        "**" => vec![split("properties"), split("context.traits.xnested"), split("properties.items")],
+        _ => vec![split(at)],
+    }
+}
+
+#[test]
+fn every_preset_rule_acts_on_every_spelling_and_leaves_neighbours_alone() {
+    let mut t = build(
+        r#"preset = "hipaa"
+allow = ["properties", "context.traits"]
+detect = []"#,
+    );
+    for rule in super::preset::HIPAA {
+        let (value, expected) = sample_for(rule.action);
+        for key in super::preset::spellings(rule.key) {
+            for parent in parents_of(rule.at) {
+                // The event: the key under its parent, beside a neighbour the preset must not touch.
+                let mut node = json!({ key.as_str(): value.clone(), "xneighbour": "stays" });
+                let in_array = parent.last().is_some_and(|p| p == "items");
+                if in_array {
+                    node = json!([node]);
+                }
+                for segment in parent.iter().rev() {
+                    node = json!({ segment.as_str(): node });
+                }
+                let out = run_json(&mut t, &node.to_string());
+                let mut at = &out;
+                for segment in &parent {
+                    at = &at[segment.as_str()];
+                }
+                if in_array {
+                    at = &at[0];
+                }
+                let context = format!("rule {}.{} spelled `{key}` under {parent:?}: {out}", rule.at, rule.key);
+                assert_eq!(at.get(key.as_str()), expected.as_ref(), "{context}");
+                // The neighbour stays where its parent is allowed (everything here but the
+                // preset's fixed envelope places, which default-deny covers).
+                let neighbour_allowed = parent.first().is_some_and(|p| p == "properties")
+                    || parent.starts_with(&["context".into(), "traits".into()]);
+                if neighbour_allowed {
+                    assert_eq!(at.get("xneighbour"), Some(&json!("stays")), "{context}");
+                } else {
+                    assert_eq!(at.get("xneighbour"), None, "{context}");
+                }
+            }
+        }
+    }
+}
