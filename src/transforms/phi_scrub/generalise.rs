@@ -87,10 +87,13 @@ pub(crate) fn generalise(g: Generaliser, value: Scalar<'_>, ctx: &GeneraliseCont
             out.extend_from_slice(n.as_bytes());
             true
         }
-        (Generaliser::UrlStrip, Scalar::String(s)) if looks_like_url(s) => {
-            write_escaped_str(out, &strip_url(s, &ctx.url_keep_params));
-            true
-        }
+        (Generaliser::UrlStrip, Scalar::String(s)) => match strip_url_value(s, ctx) {
+            Some(stripped) => {
+                write_escaped_str(out, &stripped);
+                true
+            }
+            None => false,
+        },
         (Generaliser::UserAgent, Scalar::String(s)) => match browser(s) {
             Some(b) => {
                 write_escaped_str(out, &b);
@@ -169,6 +172,11 @@ fn write_zip3(text: &str, number: bool, out: &mut Vec<u8>) -> bool {
 fn keep_param(pair: &str, keep: &[String]) -> bool {
     let name = pair.split('=').next().unwrap_or_default();
     keep.iter().any(|k| k == name)
+}
+
+/// `url_strip` on a string: `None` when it is not a URL, a path or a query (then it is removed).
+pub(crate) fn strip_url_value(s: &str, ctx: &GeneraliseContext) -> Option<String> {
+    looks_like_url(s).then(|| strip_url(s, &ctx.url_keep_params))
 }
 
 /// A web URL, a path, or a query string: anything else in a URL field (free text, a `mailto:`)

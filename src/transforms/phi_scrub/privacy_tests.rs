@@ -333,3 +333,27 @@ detect = []"#,
         }
     }
 }
+
+#[test]
+fn truncation_cannot_cut_an_identifier_out_of_the_detectors_sight() {
+    // Found in review: cutting first left `555-234-56` and `ann.lee@example.`, which no detector
+    // recognises.
+    let mut t = build(
+        r#"truncate = { "q" = 16, "r" = 24 }
+detect = ["email", "phone"]"#,
+    );
+    let v = run_json(&mut t, r#"{"q":"ann.lee@example.com","r":"call me at 555-234-5678 please"}"#);
+    assert_eq!(v, json!({"q":"[redacted:email]","r":"call me at [redacted:pho"}));
+}
+
+#[test]
+fn stripped_urls_are_searched_too() {
+    // Found in review: an IP host and a kept parameter's value passed `url_strip` untouched.
+    let mut t = build(
+        r#"url_strip = ["u", "v"]
+url_keep_params = ["utm_campaign"]
+detect = ["ip", "email"]"#,
+    );
+    let v = run_json(&mut t, r#"{"u":"http://203.0.113.7/portal","v":"https://x.org/a?utm_campaign=ann@x.org"}"#);
+    assert_eq!(v, json!({"u":"http://[redacted:ip]/portal","v":"https://x.org/a?utm_campaign=[redacted:email]"}));
+}

@@ -14,7 +14,7 @@ use crate::detect::{DetectAction, Detector, Detectors, Match};
 use crate::json::{decode_string_into, write_escaped_str, JsonError, Scanner, Shape, ValueKind};
 use crate::pseudonym::Pseudonymizer;
 
-use super::generalise::{generalise, GeneraliseContext, Generaliser, Scalar, REDACTED};
+use super::generalise::{generalise, strip_url_value, GeneraliseContext, Generaliser, Scalar, REDACTED};
 use super::policy::{Action, NodeId, Policy};
 
 /// What the policy does to values beyond keeping and dropping them: generalisers' settings and
@@ -467,15 +467,33 @@ impl Walker<'_> {
             ValueKind::Number => Scalar::Number(text),
             _ => Scalar::Bool,
         };
+        // Strings that stay free text after generalising (a truncated string; a URL's host and
+        // kept parameters) are searched by the detectors; a truncated one before it is cut, so
+        // a cut cannot break a match (`…555-234-56`) and hide it.
         let written = match (g, scalar) {
-            // A truncated string is still free text: the detectors see it.
             (Generaliser::Truncate(n), Scalar::String(s)) => {
-                let cut = s.char_indices().nth(n as usize).map_or(s, |(i, _)| &s[..i]);
-                if !redact_matches(self.rules, self.pseudonymizer, cut.as_bytes(), self.scratch, &mut self.counts) {
-                    write_escaped_str(&mut self.scratch.value, cut);
-                }
+                let found = rebuild_matches(self.rules, self.pseudonymizer, s.as_bytes(), self.scratch, &mut self.counts);
+                let searched = if found { self.scratch.rebuilt.as_str() } else { s };
+                let cut = searched.char_indices().nth(n as usize).map_or(searched, |(i, _)| &searched[..i]);
+                write_escaped_str(&mut self.scratch.value, cut);
+                self.audit_hits(found);
                 true
             }
+            (Generaliser::UrlStrip, Scalar::String(s)) => match strip_url_value(s, &self.rules.context) {
+                Some(stripped) => {
+                    let found = rebuild_matches(
+                        self.rules,
+                        self.pseudonymizer,
+                        stripped.as_bytes(),
+                        self.scratch,
+                        &mut self.counts,
+                    );
+                    write_escaped_str(&mut self.scratch.value, if found { &self.scratch.rebuilt } else { &stripped });
+                    self.audit_hits(found);
+                    true
+                }
+                None => false,
+            },
             _ => generalise(g, scalar, &self.rules.context, &mut self.scratch.value),
         };
         if written {
@@ -501,12 +519,15 @@ impl Walker<'_> {
             &buf[s + 1..e - 1]
         };
         let found = redact_matches(self.rules, self.pseudonymizer, content, self.scratch, &mut self.counts);
-        if found {
-            if let Some(audit) = self.audit.as_deref_mut() {
-                audit.record_hits(&self.scratch.matches);
-            }
-        }
+        self.audit_hits(found);
         Ok(found)
+    }
+
+    /// Auditing: the detector matches just found belong to the current field.
+    fn audit_hits(&mut self, found: bool) {
+        if let (true, Some(audit)) = (found, self.audit.as_deref_mut()) {
+            audit.record_hits(&self.scratch.matches);
+        }
     }
 
     /// Auditing: enters the field `key`.
@@ -620,8 +641,25 @@ struct Member<'k> {
 }
 
 /// Runs the detectors over `content` (decoded string text); when something matches, writes the
-/// whole string with each match replaced into `scratch.value` and returns `true`.
+/// whole string with each match replaced into `scratch.value` (as JSON) and returns `true`.
 fn redact_matches(
+    rules: &ValueRules,
+    pseudonymizer: &Pseudonymizer,
+    content: &[u8],
+    scratch: &mut Scratch,
+    counts: &mut WalkCounts,
+) -> bool {
+    if !rebuild_matches(rules, pseudonymizer, content, scratch, counts) {
+        return false;
+    }
+    scratch.value.clear();
+    write_escaped_str(&mut scratch.value, &scratch.rebuilt);
+    true
+}
+
+/// Runs the detectors over `content`; when something matches, puts the text with each match
+/// replaced into `scratch.rebuilt`, counts the matches, and returns `true`.
+fn rebuild_matches(
     rules: &ValueRules,
     pseudonymizer: &Pseudonymizer,
     content: &[u8],
@@ -636,7 +674,6 @@ fn redact_matches(
     if scratch.matches.is_empty() {
         return false;
     }
-    scratch.value.clear();
     scratch.rebuilt.clear();
     // Matches start and end on ASCII bytes, so the pieces between them are whole characters.
     let text = std::str::from_utf8(content).unwrap_or_default();
@@ -658,7 +695,6 @@ fn redact_matches(
         from = m.end;
     }
     scratch.rebuilt.push_str(&text[from..]);
-    write_escaped_str(&mut scratch.value, &scratch.rebuilt);
     true
 }
 
