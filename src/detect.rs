@@ -84,6 +84,11 @@ impl Detectors {
         Self { enabled: list.iter().fold(0, |bits, d| bits | d.bit()) }
     }
 
+    /// The same set without `d`.
+    pub fn without(self, d: Detector) -> Self {
+        Self { enabled: self.enabled & !d.bit() }
+    }
+
     /// Whether no detector is enabled.
     pub fn is_empty(self) -> bool {
         self.enabled == 0

@@ -7,6 +7,7 @@
 
 mod config;
 mod generalise;
+mod key_table;
 mod policy;
 mod preset;
 mod rewrite;

@@ -17,6 +17,7 @@ use crate::plugin::BuildError;
 
 use super::config::{HashEntry, PhiScrubConfig};
 use super::generalise::Generaliser;
+use super::key_table::{normalise_key, KeyTable, MAX_NORMALISED_KEY};
 use super::preset;
 
 pub(crate) type NodeId = u32;
@@ -65,20 +66,12 @@ impl Action {
     }
 }
 
-/// Where a rule came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tier {
-    User,
-    Preset,
-}
-
 #[derive(Debug, Default)]
 struct Node {
-    /// Children by key: (fingerprint of the key, the key, child).
-    keys: Vec<(u64, Box<[u8]>, NodeId)>,
-    /// For nodes with many keys (a preset's `**`): an open-addressing table of `keys` indexes
-    /// plus one, by fingerprint; empty slots are 0.
-    key_index: Vec<u32>,
+    /// Children by exact key.
+    keys: KeyTable,
+    /// Children by normalised key (preset rules: case and separators ignored).
+    normalised_keys: KeyTable,
     any_key: Option<NodeId>,
     any_depth: Option<NodeId>,
     /// A `**` node: stays active below itself.
@@ -110,29 +103,50 @@ impl Policy {
         let allow_mode = config.allow.is_some() || config.preset.is_some();
         let mut policy = Self { nodes: vec![Node { exact: true, ..Node::default() }], allow_mode };
         for (option, text, action) in user_rules(config) {
-            policy.insert(Tier::User, option, &text, action)?;
+            policy.insert(option, &text, action)?;
         }
         if let Some(preset) = config.preset {
-            for (path, action) in preset::rules(preset) {
-                policy.insert(Tier::Preset, "preset", &path, action)?;
+            for rule in preset::table(preset) {
+                policy.insert_preset(rule.at, rule.key, rule.action);
             }
         }
         policy.mark_rules_below();
         Ok(policy)
     }
 
-    fn insert(&mut self, tier: Tier, option: &'static str, text: &str, action: Action) -> Result<(), BuildError> {
+    /// A preset rule: `at` is a parent path (`**`, `context.device`, or `""` for the top level)
+    /// and `words` the key, matched normalised (`first name` matches `firstName`, `FIRST_NAME`…).
+    fn insert_preset(&mut self, at: &str, words: &str, action: Action) {
+        let mut node = ROOT;
+        for part in at.split('.').filter(|p| !p.is_empty()) {
+            let segment = if part == "**" { Segment::AnyDepth } else { Segment::Key(part.to_owned()) };
+            node = self.child(node, &segment);
+        }
+        let mut buf = [0; MAX_NORMALISED_KEY];
+        // Preset keys are a few words; a key too long to normalise would match nothing anyway.
+        let Some(len) = normalise_key(words.as_bytes(), &mut buf) else { return };
+        let key = &buf[..len];
+        let next = self.nodes.len() as NodeId;
+        let child = match self.nodes[node as usize].normalised_keys.get(key) {
+            Some(id) => id,
+            None => {
+                self.nodes[node as usize].normalised_keys.insert(key, next);
+                self.nodes.push(Node::default());
+                next
+            }
+        };
+        // Rules for one key at one place combine by safety; the preset's tests keep them apart.
+        let n = &mut self.nodes[child as usize];
+        n.preset = Some(n.preset.map_or(action, |p| safer(p, action)));
+    }
+
+    fn insert(&mut self, option: &'static str, text: &str, action: Action) -> Result<(), BuildError> {
         let path = Path::parse(text).map_err(|e| BuildError::InvalidOption { option, message: e.to_string() })?;
         let mut node = ROOT;
         for segment in path.segments() {
             node = self.child(node, segment);
         }
         let n = &mut self.nodes[node as usize];
-        if tier == Tier::Preset {
-            // Preset rules on one path combine by safety; the preset's own tests keep them apart.
-            n.preset = Some(n.preset.map_or(action, |p| if action.rank() > p.rank() { action } else { p }));
-            return Ok(());
-        }
         match n.action {
             None => n.action = Some((action, option)),
             Some((existing, _)) if existing == action => {}
@@ -150,10 +164,10 @@ impl Policy {
         let n = &mut self.nodes[node as usize];
         let slot = match segment {
             Segment::Key(k) => {
-                if let Some((_, _, id)) = n.keys.iter().find(|(_, key, _)| **key == *k.as_bytes()) {
-                    return *id;
+                if let Some(id) = n.keys.get(k.as_bytes()) {
+                    return id;
                 }
-                n.keys.push((fingerprint(k.as_bytes()), k.as_bytes().into(), next));
+                n.keys.insert(k.as_bytes(), next);
                 None
             }
             Segment::AnyKey => Some(&mut n.any_key),
@@ -174,7 +188,7 @@ impl Policy {
         // Children always have larger ids than their parents, so one backwards pass suffices.
         for id in (0..self.nodes.len()).rev() {
             let n = &self.nodes[id];
-            let children = n.keys.iter().map(|k| k.2).chain(n.any_key).chain(n.any_depth);
+            let children = n.keys.children().chain(n.normalised_keys.children()).chain(n.any_key).chain(n.any_depth);
             let (mut rules, mut keeps) = (false, false);
             for child in children {
                 let c = &self.nodes[child as usize];
@@ -186,7 +200,8 @@ impl Policy {
             self.nodes[id].keeps_below = keeps;
         }
         for n in &mut self.nodes {
-            n.build_key_index();
+            n.keys.build_index();
+            n.normalised_keys.build_index();
         }
     }
 
@@ -213,10 +228,21 @@ impl Policy {
         key_fingerprint: u64,
     ) -> Range<usize> {
         let start = sets.len();
+        // The normalised key, computed on first need: only preset nodes have such edges.
+        let mut normalised: Option<Option<([u8; MAX_NORMALISED_KEY], usize, u64)>> = None;
         for i in from {
             let n = &self.nodes[sets[i] as usize];
-            if let Some(id) = n.find_key(key, key_fingerprint) {
+            if let Some(id) = n.keys.find(key, key_fingerprint) {
                 self.push_closure(id, sets, start);
+            }
+            if !n.normalised_keys.is_empty() {
+                let norm = *normalised.get_or_insert_with(|| {
+                    let mut buf = [0; MAX_NORMALISED_KEY];
+                    normalise_key(key, &mut buf).map(|len| (buf, len, fingerprint(&buf[..len])))
+                });
+                if let Some(id) = norm.and_then(|(buf, len, fp)| n.normalised_keys.find(&buf[..len], fp)) {
+                    self.push_closure(id, sets, start);
+                }
             }
             if let Some(id) = n.any_key {
                 self.push_closure(id, sets, start);
@@ -270,47 +296,6 @@ impl Policy {
     #[inline]
     pub(crate) fn keeps_below(&self, set: &[NodeId]) -> bool {
         set.iter().any(|&id| self.nodes[id as usize].keeps_below)
-    }
-}
-
-/// Up to this many keys a node is searched linearly.
-const LINEAR_KEYS: usize = 8;
-
-impl Node {
-    /// A node with many keys gets a hash index at most half full, so a lookup is about one probe.
-    fn build_key_index(&mut self) {
-        if self.keys.len() <= LINEAR_KEYS {
-            return;
-        }
-        let size = (self.keys.len() * 2).next_power_of_two();
-        self.key_index = vec![0; size];
-        for (i, (fp, _, _)) in self.keys.iter().enumerate() {
-            let mut slot = *fp as usize & (size - 1);
-            while self.key_index[slot] != 0 {
-                slot = (slot + 1) & (size - 1);
-            }
-            self.key_index[slot] = i as u32 + 1;
-        }
-    }
-
-    #[inline]
-    fn find_key(&self, key: &[u8], key_fingerprint: u64) -> Option<NodeId> {
-        if self.key_index.is_empty() {
-            return self.keys.iter().find(|(f, k, _)| *f == key_fingerprint && **k == *key).map(|k| k.2);
-        }
-        let mask = self.key_index.len() - 1;
-        let mut slot = key_fingerprint as usize & mask;
-        loop {
-            let entry = self.key_index[slot];
-            if entry == 0 {
-                return None;
-            }
-            let (fp, k, id) = &self.keys[entry as usize - 1];
-            if *fp == key_fingerprint && **k == *key {
-                return Some(*id);
-            }
-            slot = (slot + 1) & mask;
-        }
     }
 }
 

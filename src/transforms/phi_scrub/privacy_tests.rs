@@ -148,12 +148,39 @@ fn preset_matches_every_spelling_of_a_key() {
 allow = ["properties"]
 detect = []"#,
     );
-    for key in
-        ["firstName", "first_name", "FirstName", "FIRST_NAME", "first name", "First Name", "firstname", "first-name"]
-    {
+    for key in [
+        "firstName",
+        "first_name",
+        "FirstName",
+        "FIRST_NAME",
+        "first name",
+        "First Name",
+        "firstname",
+        "first-name",
+        "Firstname",
+        "FIRSTNAME",
+        "fIrSt.NaMe",
+    ] {
         let v = run_json(&mut t, &json!({"properties": {key: "Ann", "k": 1}}).to_string());
         assert_eq!(v, json!({"properties": {"k": 1}}), "{key}");
     }
+}
+
+#[test]
+fn preset_keys_match_whatever_their_case_and_separators() {
+    // Found in review: eight generated spellings missed `Zipcode`, `Birthdate`, `Lastname`,
+    // `eMail`, `E-Mail`, `e_mail`, `Phone_Number`.
+    let mut t = build(
+        r#"preset = "hipaa"
+allow = ["properties"]
+detect = []"#,
+    );
+    let v = run_json(
+        &mut t,
+        r#"{"properties":{"Zipcode":"02139","Birthdate":"1984-07-02","Lastname":"Doe","eMail":"a","E-Mail":"b",
+            "e_mail":"c","Phone_Number":"d","k":1}}"#,
+    );
+    assert_eq!(v, json!({"properties":{"Zipcode":"021","Birthdate":"1984","k":1}}));
 }
 
 #[test]
@@ -352,7 +379,7 @@ fn stripped_urls_are_searched_too() {
     let mut t = build(
         r#"url_strip = ["u", "v"]
 url_keep_params = ["utm_campaign"]
-detect = ["ip", "email"]"#,
+detect = ["ip", "email", "url_query"]"#,
     );
     let v = run_json(&mut t, r#"{"u":"http://203.0.113.7/portal","v":"https://x.org/a?utm_campaign=ann@x.org"}"#);
     assert_eq!(v, json!({"u":"http://[redacted:ip]/portal","v":"https://x.org/a?utm_campaign=[redacted:email]"}));

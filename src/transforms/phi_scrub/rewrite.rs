@@ -472,7 +472,14 @@ impl Walker<'_> {
         // a cut cannot break a match (`…555-234-56`) and hide it.
         let written = match (g, scalar) {
             (Generaliser::Truncate(n), Scalar::String(s)) => {
-                let found = rebuild_matches(self.rules, self.pseudonymizer, s.as_bytes(), self.scratch, &mut self.counts);
+                let found = rebuild_matches(
+                    self.rules,
+                    self.rules.detectors,
+                    self.pseudonymizer,
+                    s.as_bytes(),
+                    self.scratch,
+                    &mut self.counts,
+                );
                 let searched = if found { self.scratch.rebuilt.as_str() } else { s };
                 let cut = searched.char_indices().nth(n as usize).map_or(searched, |(i, _)| &searched[..i]);
                 write_escaped_str(&mut self.scratch.value, cut);
@@ -481,8 +488,11 @@ impl Walker<'_> {
             }
             (Generaliser::UrlStrip, Scalar::String(s)) => match strip_url_value(s, &self.rules.context) {
                 Some(stripped) => {
+                    // Its query is already down to the kept parameters: search their values, but
+                    // not for a query string.
                     let found = rebuild_matches(
                         self.rules,
+                        self.rules.detectors.without(Detector::UrlQuery),
                         self.pseudonymizer,
                         stripped.as_bytes(),
                         self.scratch,
@@ -649,7 +659,7 @@ fn redact_matches(
     scratch: &mut Scratch,
     counts: &mut WalkCounts,
 ) -> bool {
-    if !rebuild_matches(rules, pseudonymizer, content, scratch, counts) {
+    if !rebuild_matches(rules, rules.detectors, pseudonymizer, content, scratch, counts) {
         return false;
     }
     scratch.value.clear();
@@ -661,16 +671,17 @@ fn redact_matches(
 /// replaced into `scratch.rebuilt`, counts the matches, and returns `true`.
 fn rebuild_matches(
     rules: &ValueRules,
+    detectors: Detectors,
     pseudonymizer: &Pseudonymizer,
     content: &[u8],
     scratch: &mut Scratch,
     counts: &mut WalkCounts,
 ) -> bool {
-    if rules.detectors.is_empty() {
+    if detectors.is_empty() {
         return false;
     }
     scratch.matches.clear();
-    rules.detectors.find(content, &mut scratch.matches);
+    detectors.find(content, &mut scratch.matches);
     if scratch.matches.is_empty() {
         return false;
     }
