@@ -13,6 +13,7 @@ use std::io::BufRead;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::detect::{Detector, Detectors};
 use crate::path::display_keys;
 use crate::transforms::phi_scrub::{AuditTrail, PhiScrub};
 
@@ -98,7 +99,7 @@ impl Auditor {
         let mut leaves = Vec::new();
         collect_leaves(&value, &mut Vec::new(), &mut leaves);
         for keys in leaves {
-            let field = self.report.fields.entry(display_keys(&keys)).or_default();
+            let field = self.report.fields.entry(report_path(&keys)).or_default();
             field.seen += 1;
             match dropped {
                 Some(reason) => *field.outcomes.entry(format!("event dropped: {reason}")).or_default() += 1,
@@ -111,7 +112,7 @@ impl Auditor {
         }
         if dropped.is_none() {
             for (path, detector) in &trail.hits {
-                let field = self.report.fields.entry(path.clone()).or_default();
+                let field = self.report.fields.entry(mask_path(path)).or_default();
                 *field.detector_hits.entry(detector.name().into()).or_default() += 1;
             }
         }
@@ -120,6 +121,40 @@ impl Auditor {
     /// The report so far.
     pub fn report(&self) -> &Report {
         &self.report
+    }
+}
+
+/// A field's path for the report, with any key that holds an identifier (`{"ann@x.org": 1}`)
+/// shown as `[email]`: the report names fields, never shows values.
+fn report_path(keys: &[String]) -> String {
+    let detectors = Detectors::new(&Detector::ALL);
+    let mut matches = Vec::new();
+    let shown: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            matches.clear();
+            detectors.find(k.as_bytes(), &mut matches);
+            matches.first().map_or_else(|| k.clone(), |m| format!("[{}]", m.detector.name()))
+        })
+        .collect();
+    display_keys(&shown)
+}
+
+/// [`report_path`] for a path the transform recorded (already written as a path).
+fn mask_path(path: &str) -> String {
+    match crate::path::Path::parse(path) {
+        Ok(p) => {
+            let keys: Vec<String> = p
+                .segments()
+                .iter()
+                .map(|s| match s {
+                    crate::path::Segment::Key(k) => k.clone(),
+                    _ => "*".into(),
+                })
+                .collect();
+            report_path(&keys)
+        }
+        Err(_) => "[unreadable path]".into(),
     }
 }
 
@@ -246,5 +281,15 @@ mod tests {
         let table = render_table(r);
         assert!(table.contains("3 events read, 1 forwarded, 2 dropped"), "{table}");
         assert!(!table.contains("1.2.3.4"), "values never appear in the report");
+    }
+
+    #[test]
+    fn keys_that_hold_identifiers_are_masked_in_the_report() {
+        let mut a = auditor("detect = [\"email\"]");
+        a.read(&br#"{"answers":{"ann@x.org":true,"ok":1}}"#[..], |_| {}).unwrap();
+        let r = a.report();
+        assert!(r.fields.keys().all(|k| !k.contains("ann@x.org")), "{:?}", r.fields.keys());
+        assert_eq!(outcomes(r, "answers.[email]"), [("removed: identifier in key".to_owned(), 1)]);
+        assert_eq!(outcomes(r, "answers.ok"), [("kept".to_owned(), 1)]);
     }
 }

@@ -198,13 +198,18 @@ fn flow(
     }
 }
 
-/// The problems of one event against one condition (empty when it holds).
+/// The problems of one event against one condition (empty when it holds). Events are shown
+/// with the Mixpanel token masked: test output ends up in CI logs.
 fn check(condition: &Condition, event: &Event) -> Vec<String> {
     let mut problems = Vec::new();
-    let text = String::from_utf8_lossy(&event.payload);
+    let parsed = serde_json::from_slice::<Value>(&event.payload).ok();
+    let shown = || parsed.as_ref().map_or_else(|| "(the event is not JSON)".to_owned(), masked);
+    let raw = String::from_utf8_lossy(&event.payload);
     for needle in &condition.text_absent {
-        if text.contains(needle.as_str()) {
-            problems.push(format!("text `{needle}` appears in {text}"));
+        // Kept strings are copied as sent, escapes included: search the decoded text too.
+        let decoded = parsed.as_ref().is_some_and(|v| any_text(v, &|t| t.contains(needle.as_str())));
+        if raw.contains(needle.as_str()) || decoded {
+            problems.push(format!("text `{needle}` appears in {}", shown()));
         }
     }
     if let Some(want) = &condition.reason {
@@ -220,39 +225,59 @@ fn check(condition: &Condition, event: &Event) -> Vec<String> {
     if !needs_json {
         return problems;
     }
-    let Ok(value) = serde_json::from_slice::<Value>(&event.payload) else {
-        problems.push(format!("the event is not JSON: {text}"));
+    let Some(value) = &parsed else {
+        problems.push("the event is not JSON".to_owned());
         return problems;
     };
     if let Some(want) = &condition.equals {
-        if serde_json::from_str::<Value>(want).ok().as_ref() != Some(&value) {
-            problems.push(format!("event is {value}, expected {want}"));
+        if serde_json::from_str::<Value>(want).ok().as_ref() != Some(value) {
+            problems.push(format!("event is {}, expected {want}", shown()));
         }
     }
     for (path, want) in &condition.fields_equal {
         let want = serde_json::to_value(want).unwrap_or(Value::Null);
-        let got = matching(&value, path);
+        let got = matching(value, path);
         if got.len() != 1 || *got[0] != want {
-            problems.push(format!("`{path}` is {}, expected {want}", describe(&got)));
+            problems.push(format!("`{path}` is {}, expected {want}", describe(path, &got)));
         }
     }
     for path in &condition.fields_absent {
-        let got = matching(&value, path);
+        let got = matching(value, path);
         if !got.is_empty() {
-            problems.push(format!("`{path}` is present: {}", describe(&got)));
+            problems.push(format!("`{path}` is present: {}", describe(path, &got)));
         }
     }
     for path in &condition.fields_present {
-        if matching(&value, path).is_empty() {
+        if matching(value, path).is_empty() {
             problems.push(format!("`{path}` is absent"));
         }
     }
     problems
 }
 
-fn describe(values: &[&Value]) -> String {
+/// Whether `test` holds for any key or string value in `value`.
+fn any_text(value: &Value, test: &dyn Fn(&str) -> bool) -> bool {
+    match value {
+        Value::String(s) => test(s),
+        Value::Array(items) => items.iter().any(|v| any_text(v, test)),
+        Value::Object(map) => map.iter().any(|(k, v)| test(k) || any_text(v, test)),
+        _ => false,
+    }
+}
+
+/// The event as JSON text with the Mixpanel project token (`properties.token`) masked.
+fn masked(value: &Value) -> String {
+    let mut shown = value.clone();
+    if let Some(token) = shown.get_mut("properties").and_then(|p| p.get_mut("token")) {
+        *token = Value::String("[token]".into());
+    }
+    shown.to_string()
+}
+
+fn describe(path: &str, values: &[&Value]) -> String {
     match values {
         [] => "absent".into(),
+        [_] if path.rsplit('.').next() == Some("token") => "[token]".into(),
         [one] => one.to_string(),
         many => format!("{} matches", many.len()),
     }
@@ -389,6 +414,31 @@ value = 'not json'
 "#,
         );
         assert_eq!(r[0].failures, ["`phi.dropped` received 1 event(s), expected none"]);
+    }
+
+    #[test]
+    fn failures_never_show_the_mixpanel_token_and_see_through_escapes() {
+        let config = format!(
+            "{CONFIG}[transforms.phi.mixpanel]\ntoken = \"SECRET-TOKEN-42\"\n{}",
+            r#"
+[[tests]]
+name = "t"
+[[tests.inputs]]
+insert_at = "phi"
+value = '{"event":"e","userId":"u","timestamp":"2026-11-28T10:00:00Z","properties":{"note":"a\u0040b.co"}}'
+[[tests.outputs]]
+extract_from = "phi"
+[[tests.outputs.conditions]]
+text_absent = ["a@b.co"]
+fields_absent = ["properties.token"]
+equals = '{}'
+"#
+        );
+        let config = PipelineConfig::from_toml(&config, &|_| None).unwrap();
+        let failures = run(&config).unwrap().remove(0).failures.join("\n");
+        assert!(failures.contains("text `a@b.co` appears"), "{failures}");
+        assert!(failures.contains("`properties.token` is present: [token]"), "{failures}");
+        assert!(!failures.contains("SECRET-TOKEN-42"), "{failures}");
     }
 
     #[test]

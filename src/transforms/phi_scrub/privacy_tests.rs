@@ -384,3 +384,12 @@ detect = ["ip", "email", "url_query"]"#,
     let v = run_json(&mut t, r#"{"u":"http://203.0.113.7/portal","v":"https://x.org/a?utm_campaign=ann@x.org"}"#);
     assert_eq!(v, json!({"u":"http://[redacted:ip]/portal","v":"https://x.org/a?utm_campaign=[redacted:email]"}));
 }
+
+#[test]
+fn a_kept_member_whose_key_holds_an_identifier_is_removed() {
+    // Found in review: detectors searched values only, so `{"ann@x.org": 1}` left as a key.
+    let mut t = build(r#"detect = ["email", "phone"]"#);
+    let v = run_json(&mut t, r#"{"answers":{"ann@x.org":true,"555-234-5678":1,"ok":2},"a@b.co":[1]}"#);
+    assert_eq!(v, json!({"answers":{"ok":2}}));
+    assert_eq!(t.metrics.counters.get("detected_email"), Some(&2));
+}

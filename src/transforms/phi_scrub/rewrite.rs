@@ -114,6 +114,8 @@ enum Decision {
     Remove,
     /// Default-deny: no `allow` covers it.
     Deny,
+    /// The detectors found an identifier in the member's key.
+    IdentifierInKey,
     /// Hash, redact or generalise.
     Replace(Action),
     Keep,
@@ -264,7 +266,12 @@ impl Walker<'_> {
             } else {
                 self.policy.step(self.sets, set.clone(), key_bytes, key.fingerprint)
             };
-            let decision = self.decide(&self.sets[child.clone()], allowed, kind, true);
+            let mut decision = self.decide(&self.sets[child.clone()], allowed, kind, true);
+            // A key can carry an identifier too (`{"ann@x.org": true}`); keys cannot be rewritten
+            // without risking duplicates, so such a member is removed.
+            if !matches!(decision, Decision::Remove | Decision::Deny) && self.key_has_identifier(key_bytes) {
+                decision = Decision::IdentifierInKey;
+            }
             let member = Member { start: key.quote_start, key_raw: Some(&buf[key.quote_start..key.quote_end]), kind };
             self.member(sc, decision, child, member, &mut splice, &mut shape, &mut modified, out)?;
             self.sets.truncate(set.end);
@@ -308,11 +315,11 @@ impl Walker<'_> {
                 shape.absorb(sc.skip_value()?);
                 splice.extend_run(member.start, sc.pos());
             }
-            Decision::Remove | Decision::Deny => {
-                self.audit_record(if matches!(decision, Decision::Remove) {
-                    "dropped by rule"
-                } else {
-                    "denied (not allowed)"
+            Decision::Remove | Decision::Deny | Decision::IdentifierInKey => {
+                self.audit_record(match decision {
+                    Decision::Remove => "dropped by rule",
+                    Decision::Deny => "denied (not allowed)",
+                    _ => "removed: identifier in key",
                 });
                 splice.flush(buf, out);
                 sc.skip_value()?;
@@ -531,6 +538,19 @@ impl Walker<'_> {
         let found = redact_matches(self.rules, self.pseudonymizer, content, self.scratch, &mut self.counts);
         self.audit_hits(found);
         Ok(found)
+    }
+
+    /// Whether the detectors find something in a key (counted per detector).
+    fn key_has_identifier(&mut self, key: &[u8]) -> bool {
+        if self.rules.detectors.is_empty() {
+            return false;
+        }
+        self.scratch.matches.clear();
+        self.rules.detectors.find(key, &mut self.scratch.matches);
+        for m in &self.scratch.matches {
+            self.counts.detected[m.detector.index()] += 1;
+        }
+        !self.scratch.matches.is_empty()
     }
 
     /// Auditing: the detector matches just found belong to the current field.
