@@ -238,7 +238,10 @@ impl Policy {
             if !n.normalised_keys.is_empty() {
                 let norm = *normalised.get_or_insert_with(|| {
                     let mut buf = [0; MAX_NORMALISED_KEY];
-                    normalise_key(key, &mut buf).map(|len| (buf, len, fingerprint(&buf[..len])))
+                    let len = normalise_key(key, &mut buf)?;
+                    // A key already in normal form has the fingerprint the scanner computed.
+                    let fp = if buf[..len] == *key { key_fingerprint } else { fingerprint(&buf[..len]) };
+                    Some((buf, len, fp))
                 });
                 if let Some(id) = norm.and_then(|(buf, len, fp)| n.normalised_keys.find(&buf[..len], fp)) {
                     self.push_closure(id, sets, start);

@@ -542,7 +542,9 @@ impl Walker<'_> {
 
     /// Whether the detectors find something in a key (counted per detector).
     fn key_has_identifier(&mut self, key: &[u8]) -> bool {
-        if self.rules.detectors.is_empty() {
+        // Most keys are plain words: no byte any detector starts from.
+        let trigger = |b: &u8| b.is_ascii_digit() || matches!(b, b'@' | b':' | b'?' | b'#');
+        if self.rules.detectors.is_empty() || !key.iter().any(trigger) {
             return false;
         }
         self.scratch.matches.clear();
