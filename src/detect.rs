@@ -498,8 +498,10 @@ fn find_url_queries(text: &[u8], matches: &mut Vec<Match>) {
             i += 1;
             continue;
         }
+        // The query runs to whitespace or a quote: brackets are common inside it (`?q=a(b&…`)
+        // and must not end the match early.
         let mut end = i + 1;
-        while end < text.len() && !delimiter(text[end]) {
+        while end < text.len() && !text[end].is_ascii_whitespace() && !matches!(text[end], b'"' | b'\'') {
             end += 1;
         }
         let token = &text[token_start..i];
@@ -587,6 +589,9 @@ mod tests {
         one("https://x.org/find?name=ann&dob=1980", "?name=ann&dob=1980", "url_query");
         one("see /results#ann-smith now", "#ann-smith", "url_query");
         one("?q=ann+smith", "?q=ann+smith", "url_query");
+        // Found in review: a bracket ended the match and left the rest of the query in clear.
+        one("https://x.org/s?q=a(b&patient=Jane+Doe", "?q=a(b&patient=Jane+Doe", "url_query");
+        one("(see https://x.org/s?q=(HIV)&p=Jane)", "?q=(HIV)&p=Jane)", "url_query");
     }
 
     #[test]

@@ -265,20 +265,39 @@ fn any_text(value: &Value, test: &dyn Fn(&str) -> bool) -> bool {
     }
 }
 
-/// The event as JSON text with the Mixpanel project token (`properties.token`) masked.
+/// Whether a path's last key is `token` (however it is written: `token`, `"token"`).
+fn names_token(path: &str) -> bool {
+    Path::parse(path).is_ok_and(|p| p.segments().last() == Some(&Segment::Key("token".into())))
+}
+
+/// A value as JSON text with every member named `token` masked (the Mixpanel project token sits
+/// at `properties.token`; a path may show it whole or inside its parent).
 fn masked(value: &Value) -> String {
-    let mut shown = value.clone();
-    if let Some(token) = shown.get_mut("properties").and_then(|p| p.get_mut("token")) {
-        *token = Value::String("[token]".into());
+    fn mask(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map.iter_mut() {
+                    if k == "token" {
+                        *child = Value::String("[token]".into());
+                    } else {
+                        mask(child);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(mask),
+            _ => {}
+        }
     }
+    let mut shown = value.clone();
+    mask(&mut shown);
     shown.to_string()
 }
 
 fn describe(path: &str, values: &[&Value]) -> String {
     match values {
         [] => "absent".into(),
-        [_] if path.rsplit('.').next() == Some("token") => "[token]".into(),
-        [one] => one.to_string(),
+        [_] if names_token(path) => "[token]".into(),
+        [one] => masked(one),
         many => format!("{} matches", many.len()),
     }
 }
@@ -431,6 +450,7 @@ extract_from = "phi"
 [[tests.outputs.conditions]]
 text_absent = ["a@b.co"]
 fields_absent = ["properties.token"]
+fields_equal = { "properties" = 1, 'properties."token"' = 1 }
 equals = '{}'
 "#
         );

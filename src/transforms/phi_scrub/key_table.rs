@@ -79,18 +79,45 @@ impl KeyTable {
 /// Longest normalised key a preset rule can have; longer keys match none.
 pub(crate) const MAX_NORMALISED_KEY: usize = 40;
 
-/// A key with ASCII letters lowercased and `_`, `-`, `.` and spaces removed, so `firstName`,
-/// `FIRST_NAME`, `first-name` and `First Name` are all `firstname`. Writes into `buf` and returns
-/// the length, or `None` when the result would be longer than the buffer.
+/// A key reduced to its lowercase letters and digits, so `firstName`, `FIRST_NAME`, `first-name`,
+/// `First Name`, `first/name`, `first\u{a0}name` and fullwidth `ｆｉｒｓｔＮａｍｅ` are all `firstname`.
+/// Writes into `buf` and returns the length, or `None` when the result would be longer than the
+/// buffer (no preset key is that long).
 #[inline]
 pub(crate) fn normalise_key(key: &[u8], buf: &mut [u8; MAX_NORMALISED_KEY]) -> Option<usize> {
+    if !key.is_ascii() {
+        return normalise_unicode(key, buf);
+    }
     let mut n = 0;
-    for &b in key {
-        if matches!(b, b'_' | b'-' | b'.' | b' ') {
-            continue;
-        }
+    for &b in key.iter().filter(|b| b.is_ascii_alphanumeric()) {
         *buf.get_mut(n)? = b.to_ascii_lowercase();
         n += 1;
+    }
+    Some(n)
+}
+
+/// [`normalise_key`] for keys with non-ASCII characters: fullwidth forms fold to ASCII, letters
+/// are lowercased, and everything that is not a letter or digit (spaces of every kind,
+/// zero-width characters, punctuation) is dropped.
+fn normalise_unicode(key: &[u8], buf: &mut [u8; MAX_NORMALISED_KEY]) -> Option<usize> {
+    let text = String::from_utf8_lossy(key);
+    let mut n = 0;
+    for c in text.chars() {
+        let c = match u32::from(c) {
+            // U+FF01..U+FF5E are fullwidth forms of U+0021..U+007E.
+            code @ 0xFF01..=0xFF5E => char::from_u32(code - 0xFEE0).unwrap_or(c),
+            _ => c,
+        };
+        if !c.is_alphanumeric() {
+            continue;
+        }
+        for lower in c.to_lowercase() {
+            let mut utf8 = [0; 4];
+            for &b in lower.encode_utf8(&mut utf8).as_bytes() {
+                *buf.get_mut(n)? = b;
+                n += 1;
+            }
+        }
     }
     Some(n)
 }
@@ -106,10 +133,24 @@ mod tests {
 
     #[test]
     fn case_and_separators_do_not_count() {
-        for key in ["firstName", "FIRST_NAME", "first-name", "First Name", "Firstname", "fIrSt.NaMe"] {
-            assert_eq!(norm(key).as_deref(), Some("firstname"), "{key}");
+        for key in [
+            "firstName",
+            "FIRST_NAME",
+            "first-name",
+            "First Name",
+            "Firstname",
+            "fIrSt.NaMe",
+            "first/name",
+            "first\tname",
+            // Found in review: non-ASCII spellings slipped past an ASCII-only normaliser.
+            "ｆｉｒｓｔＮａｍｅ",
+            "first\u{a0}name",
+            "first\u{200b}name",
+        ] {
+            assert_eq!(norm(key).as_deref(), Some("firstname"), "{key:?}");
         }
-        assert_eq!(norm("Zoë"), Some("zoë".into()), "non-ASCII bytes are kept");
+        assert_eq!(norm("Zoë"), Some("zoë".into()), "non-ASCII letters are kept, lowercased");
+        assert_eq!(norm("ÉMAIL"), Some("émail".into()));
         assert_eq!(norm(&"x".repeat(MAX_NORMALISED_KEY + 1)), None);
     }
 

@@ -115,12 +115,20 @@ impl Policy {
     }
 
     /// A preset rule: `at` is a parent path (`**`, `context.device`, or `""` for the top level)
-    /// and `words` the key, matched normalised (`first name` matches `firstName`, `FIRST_NAME`…).
+    /// and `words` the key, matched normalised (`first name` matches `firstName`, `FIRST_NAME`…),
+    /// except for `allow` rules, which match Segment's camelCase spelling only.
     fn insert_preset(&mut self, at: &str, words: &str, action: Action) {
         let mut node = ROOT;
         for part in at.split('.').filter(|p| !p.is_empty()) {
             let segment = if part == "**" { Segment::AnyDepth } else { Segment::Key(part.to_owned()) };
             node = self.child(node, &segment);
+        }
+        // `allow` loosens, so it takes Segment's own spelling only; the rules that tighten match
+        // every spelling (fail safe).
+        if action == Action::Allow {
+            let node = self.child(node, &Segment::Key(preset::camel_case(words)));
+            self.nodes[node as usize].preset = Some(action);
+            return;
         }
         let mut buf = [0; MAX_NORMALISED_KEY];
         // Preset keys are a few words; a key too long to normalise would match nothing anyway.

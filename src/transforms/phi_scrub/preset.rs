@@ -193,6 +193,15 @@ pub(crate) fn table(preset: Preset) -> &'static [Rule] {
     }
 }
 
+/// Segment's spelling of a key given in words: `original timestamp` is `originalTimestamp`.
+pub(crate) fn camel_case(words: &str) -> String {
+    words
+        .split(' ')
+        .enumerate()
+        .map(|(i, w)| if i == 0 { w.to_owned() } else { w[..1].to_uppercase() + &w[1..] })
+        .collect()
+}
+
 /// Spellings of a key given in words, for tests: `first name` gives `firstName`, `FirstName`,
 /// `first_name`, `firstname`, `Firstname`, `FIRSTNAME`, `first-name`, `FIRST_NAME`,
 /// `First_Name`, `first.name`, `first name` and `First Name`. The policy matches all of them (and

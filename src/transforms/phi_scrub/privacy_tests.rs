@@ -325,8 +325,13 @@ allow = ["properties", "context.traits"]
 detect = []"#,
     );
     for rule in super::preset::HIPAA {
-        let (value, expected) = sample_for(rule.action);
+        let (value, mut expected) = sample_for(rule.action);
+        let camel = super::preset::camel_case(rule.key);
         for key in super::preset::spellings(rule.key) {
+            // `allow` loosens: only Segment's own spelling is let through.
+            if rule.action == super::policy::Action::Allow {
+                expected = (key == camel).then(|| value.clone());
+            }
             for parent in parents_of(rule.at) {
                 // The event: the key under its parent, beside a neighbour the preset must not touch.
                 let mut node = json!({ key.as_str(): value.clone(), "xneighbour": "stays" });

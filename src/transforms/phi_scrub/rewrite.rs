@@ -552,7 +552,9 @@ impl Walker<'_> {
         for m in &self.scratch.matches {
             self.counts.detected[m.detector.index()] += 1;
         }
-        !self.scratch.matches.is_empty()
+        let found = !self.scratch.matches.is_empty();
+        self.audit_hits(found);
+        found
     }
 
     /// Auditing: the detector matches just found belong to the current field.
