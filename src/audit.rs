@@ -112,7 +112,7 @@ impl Auditor {
         }
         if dropped.is_none() {
             for (path, detector) in &trail.hits {
-                let field = self.report.fields.entry(mask_path(path)).or_default();
+                let field = self.report.fields.entry(report_path(path)).or_default();
                 *field.detector_hits.entry(detector.name().into()).or_default() += 1;
             }
         }
@@ -138,24 +138,6 @@ fn report_path(keys: &[String]) -> String {
         })
         .collect();
     display_keys(&shown)
-}
-
-/// [`report_path`] for a path the transform recorded (already written as a path).
-fn mask_path(path: &str) -> String {
-    match crate::path::Path::parse(path) {
-        Ok(p) => {
-            let keys: Vec<String> = p
-                .segments()
-                .iter()
-                .map(|s| match s {
-                    crate::path::Segment::Key(k) => k.clone(),
-                    _ => "*".into(),
-                })
-                .collect();
-            report_path(&keys)
-        }
-        Err(_) => "[unreadable path]".into(),
-    }
 }
 
 fn decisions_by_path(trail: &AuditTrail) -> HashMap<&str, Vec<&'static str>> {

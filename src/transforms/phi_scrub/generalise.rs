@@ -79,8 +79,7 @@ pub(crate) fn generalise(g: Generaliser, value: Scalar<'_>, ctx: &GeneraliseCont
         (Generaliser::Zip3, Scalar::String(s)) => write_zip3(s, false, out),
         (Generaliser::Zip3, Scalar::Number(n)) => write_zip3(n, true, out),
         (Generaliser::Truncate(n), Scalar::String(s)) => {
-            let cut = s.char_indices().nth(n as usize).map_or(s, |(i, _)| &s[..i]);
-            write_escaped_str(out, cut);
+            write_escaped_str(out, first_chars(s, n));
             true
         }
         (Generaliser::Truncate(_), Scalar::Number(n)) => {
@@ -103,6 +102,11 @@ pub(crate) fn generalise(g: Generaliser, value: Scalar<'_>, ctx: &GeneraliseCont
         },
         _ => false,
     }
+}
+
+/// The first `n` characters of `s` (all of it when shorter).
+pub(crate) fn first_chars(s: &str, n: u32) -> &str {
+    s.char_indices().nth(n as usize).map_or(s, |(i, _)| &s[..i])
 }
 
 fn write_year(year: Option<i32>, ctx: &GeneraliseContext, out: &mut Vec<u8>) -> bool {

@@ -210,10 +210,9 @@ pub(crate) fn camel_case(words: &str) -> String {
 pub(crate) fn spellings(words: &str) -> Vec<String> {
     let parts: Vec<&str> = words.split(' ').collect();
     let cap = |w: &str| w[..1].to_uppercase() + &w[1..];
-    let camel: String = parts.iter().enumerate().map(|(i, w)| if i == 0 { (*w).to_owned() } else { cap(w) }).collect();
     let capped: Vec<String> = parts.iter().map(|w| cap(w)).collect();
     let mut all = vec![
-        camel,
+        camel_case(words),
         capped.concat(),
         parts.join("_"),
         parts.concat(),

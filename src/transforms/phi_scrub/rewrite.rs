@@ -14,7 +14,7 @@ use crate::detect::{DetectAction, Detector, Detectors, Match};
 use crate::json::{decode_string_into, write_escaped_str, JsonError, Scanner, Shape, ValueKind};
 use crate::pseudonym::Pseudonymizer;
 
-use super::generalise::{generalise, strip_url_value, GeneraliseContext, Generaliser, Scalar, REDACTED};
+use super::generalise::{first_chars, generalise, strip_url_value, GeneraliseContext, Generaliser, Scalar, REDACTED};
 use super::policy::{Action, NodeId, Policy};
 
 /// What the policy does to values beyond keeping and dropping them: generalisers' settings and
@@ -34,8 +34,8 @@ pub struct AuditTrail {
     stack: Vec<String>,
     /// (path, outcome) for every field decided, in order.
     pub decisions: Vec<(String, &'static str)>,
-    /// (path, detector) for every detector match.
-    pub hits: Vec<(String, Detector)>,
+    /// (keys of the field, detector) for every detector match.
+    pub hits: Vec<(Vec<String>, Detector)>,
 }
 
 impl AuditTrail {
@@ -59,8 +59,7 @@ impl AuditTrail {
     }
 
     fn record_hits(&mut self, matches: &[Match]) {
-        let path = self.path();
-        self.hits.extend(matches.iter().map(|m| (path.clone(), m.detector)));
+        self.hits.extend(matches.iter().map(|m| (self.stack.clone(), m.detector)));
     }
 
     /// The current path, written as a policy path (keys that need it quoted).
@@ -488,8 +487,7 @@ impl Walker<'_> {
                     &mut self.counts,
                 );
                 let searched = if found { self.scratch.rebuilt.as_str() } else { s };
-                let cut = searched.char_indices().nth(n as usize).map_or(searched, |(i, _)| &searched[..i]);
-                write_escaped_str(&mut self.scratch.value, cut);
+                write_escaped_str(&mut self.scratch.value, first_chars(searched, n));
                 self.audit_hits(found);
                 true
             }
@@ -547,12 +545,7 @@ impl Walker<'_> {
         if self.rules.detectors.is_empty() || !key.iter().any(trigger) {
             return false;
         }
-        self.scratch.matches.clear();
-        self.rules.detectors.find(key, &mut self.scratch.matches);
-        for m in &self.scratch.matches {
-            self.counts.detected[m.detector.index()] += 1;
-        }
-        let found = !self.scratch.matches.is_empty();
+        let found = find_matches(self.rules.detectors, key, self.scratch, &mut self.counts);
         self.audit_hits(found);
         found
     }
@@ -691,6 +684,20 @@ fn redact_matches(
     true
 }
 
+/// Runs the detectors over `content` into `scratch.matches` and counts the matches; `true` when
+/// there are any.
+fn find_matches(detectors: Detectors, content: &[u8], scratch: &mut Scratch, counts: &mut WalkCounts) -> bool {
+    if detectors.is_empty() {
+        return false;
+    }
+    scratch.matches.clear();
+    detectors.find(content, &mut scratch.matches);
+    for m in &scratch.matches {
+        counts.detected[m.detector.index()] += 1;
+    }
+    !scratch.matches.is_empty()
+}
+
 /// Runs the detectors over `content`; when something matches, puts the text with each match
 /// replaced into `scratch.rebuilt`, counts the matches, and returns `true`.
 fn rebuild_matches(
@@ -701,12 +708,7 @@ fn rebuild_matches(
     scratch: &mut Scratch,
     counts: &mut WalkCounts,
 ) -> bool {
-    if detectors.is_empty() {
-        return false;
-    }
-    scratch.matches.clear();
-    detectors.find(content, &mut scratch.matches);
-    if scratch.matches.is_empty() {
+    if !find_matches(detectors, content, scratch, counts) {
         return false;
     }
     scratch.rebuilt.clear();
@@ -715,7 +717,6 @@ fn rebuild_matches(
     let mut from = 0;
     for m in &scratch.matches {
         scratch.rebuilt.push_str(&text[from..m.start]);
-        counts.detected[m.detector.index()] += 1;
         match rules.detect_action {
             DetectAction::Redact => {
                 scratch.rebuilt.push_str("[redacted:");
