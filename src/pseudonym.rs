@@ -11,11 +11,13 @@
 //! `blake3::keyed_hash(derived, VALUE)`.
 
 use std::fmt;
+use std::hash::Hasher;
 use std::path::Path;
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
+use siphasher::sip128::{Hasher128, SipHasher24};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
@@ -24,6 +26,10 @@ pub const MIN_KEY_BYTES: usize = 16;
 
 /// The BLAKE3 `derive_key` context that turns a key of any length into a 32-byte BLAKE3 key.
 pub const BLAKE3_KEY_CONTEXT: &str = "phi-scrub 2026-11 keyed pseudonym key v1";
+
+/// The BLAKE3 `derive_key` context of the key behind Mixpanel `$insert_id`s. A separate key:
+/// an insert id is never equal to a pseudonym of the same text.
+pub const INSERT_ID_KEY_CONTEXT: &str = "phi-scrub 2026-11 mixpanel insert id key v1";
 
 /// Length of a pseudonym in hex characters.
 pub const HEX_LEN: usize = 64;
@@ -120,6 +126,10 @@ enum KeyedState {
 #[derive(Clone)]
 pub struct Pseudonymizer {
     state: KeyedState,
+    /// Keyed SipHash-2-4 (128-bit output) for `$insert_id`s, whatever `algorithm` is: an id
+    /// only needs to be keyed, stable and collision-free, and SipHash costs a fifth of the
+    /// HMAC-SHA256 it replaced (BLAKE3 measured slower than both on one short block).
+    insert_ids: SipHasher24,
 }
 
 impl fmt::Debug for Pseudonymizer {
@@ -147,7 +157,10 @@ impl Pseudonymizer {
                 KeyedState::Blake3(Box::new(blake3::Hasher::new_keyed(&derived)))
             }
         };
-        Ok(Self { state })
+        let derived = Zeroizing::new(blake3::derive_key(INSERT_ID_KEY_CONTEXT, key.expose()));
+        let mut insert_id_key = Zeroizing::new([0u8; 16]);
+        insert_id_key.copy_from_slice(&derived[..16]);
+        Ok(Self { state, insert_ids: SipHasher24::new_with_key(&insert_id_key) })
     }
 
     /// The algorithm in use.
@@ -171,24 +184,15 @@ impl Pseudonymizer {
         }
     }
 
-    /// The raw keyed hash of the concatenation of `parts` (no separator is added).
-    pub fn hash_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
-        match &self.state {
-            KeyedState::Hmac(mac) => {
-                let mut mac = mac.clone();
-                for part in parts {
-                    mac.update(part);
-                }
-                mac.finalize().into_bytes().into()
-            }
-            KeyedState::Blake3(hasher) => {
-                let mut h = (**hasher).clone();
-                for part in parts {
-                    h.update(part);
-                }
-                *h.finalize().as_bytes()
-            }
+    /// The keyed digest behind a Mixpanel `$insert_id`: SipHash-2-4-128 of the concatenation
+    /// of `parts` (no separator is added) under the first 16 bytes of
+    /// `blake3::derive_key(INSERT_ID_KEY_CONTEXT, key)`.
+    pub fn insert_id_digest(&self, parts: &[&[u8]]) -> [u8; 16] {
+        let mut h = self.insert_ids;
+        for part in parts {
+            h.write(part);
         }
+        h.finish128().as_bytes()
     }
 
     /// The keyed hash of `data` as 64 lowercase hex characters.
@@ -227,6 +231,23 @@ mod tests {
         let expected = blake3::keyed_hash(&derived, b"a@b.com").to_hex();
         let hex = pseudo(Algorithm::Blake3).hash_hex(b"a@b.com");
         assert_eq!(std::str::from_utf8(&hex).unwrap(), expected.as_str());
+    }
+
+    #[test]
+    fn insert_id_digest_is_siphash_under_its_own_derived_key() {
+        let derived = blake3::derive_key(INSERT_ID_KEY_CONTEXT, KEY.as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&derived[..16]);
+        let mut reference = SipHasher24::new_with_key(&key);
+        reference.write(b"ab");
+        let expected = reference.finish128().as_bytes();
+        for alg in [Algorithm::HmacSha256, Algorithm::Blake3] {
+            let p = pseudo(alg);
+            assert_eq!(p.insert_id_digest(&[b"a", b"b"]), expected);
+            assert_ne!(p.insert_id_digest(&[b"ab"])[..], p.hash(b"ab")[..16], "ids and pseudonyms use different keys");
+        }
+        let other = Pseudonymizer::new(Algorithm::HmacSha256, &SecretBytes::new(b"another-key-0123456789".to_vec()));
+        assert_ne!(other.unwrap().insert_id_digest(&[b"ab"]), expected, "the id depends on the key");
     }
 
     #[test]

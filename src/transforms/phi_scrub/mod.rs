@@ -88,6 +88,8 @@ pub struct PhiScrub {
     scratch: Scratch,
     out: Vec<u8>,
     metrics: Metrics,
+    /// The walker's counts so far, folded into named counters only when metrics are read.
+    walk_totals: WalkCounts,
     audit: Option<AuditTrail>,
 }
 
@@ -125,6 +127,7 @@ impl PhiScrub {
             scratch: Scratch::default(),
             out: Vec::new(),
             metrics: Metrics::default(),
+            walk_totals: WalkCounts::default(),
             audit: None,
         })
     }
@@ -160,7 +163,7 @@ impl PhiScrub {
         let counts = walker.counts;
         result?;
         sc.finish()?;
-        self.count(counts);
+        self.walk_totals.absorb(&counts);
         Ok(&self.out)
     }
 
@@ -176,20 +179,19 @@ impl PhiScrub {
     }
 
     /// The counters so far.
-    pub fn counters(&self) -> &Metrics {
-        &self.metrics
-    }
-
-    fn count(&mut self, counts: WalkCounts) {
-        self.metrics.add("values_hashed", counts.hashed);
-        self.metrics.add("fields_removed", counts.removed);
-        self.metrics.add("hash_containers_removed", counts.hash_containers_removed);
-        self.metrics.add("values_redacted", counts.redacted);
-        self.metrics.add("values_generalised", counts.generalised);
-        self.metrics.add("ungeneralisable_removed", counts.ungeneralisable_removed);
+    pub fn counters(&self) -> Metrics {
+        let mut metrics = self.metrics.clone();
+        let totals = &self.walk_totals;
+        metrics.add("values_hashed", totals.hashed);
+        metrics.add("fields_removed", totals.removed);
+        metrics.add("hash_containers_removed", totals.hash_containers_removed);
+        metrics.add("values_redacted", totals.redacted);
+        metrics.add("values_generalised", totals.generalised);
+        metrics.add("ungeneralisable_removed", totals.ungeneralisable_removed);
         for d in Detector::ALL {
-            self.metrics.add(detected_counter(d), counts.detected[d.index()]);
+            metrics.add(detected_counter(d), totals.detected[d.index()]);
         }
+        metrics
     }
 }
 
@@ -240,7 +242,7 @@ impl FunctionTransform for PhiScrub {
     }
 
     fn metrics(&self) -> Metrics {
-        self.metrics.clone()
+        self.counters()
     }
 }
 

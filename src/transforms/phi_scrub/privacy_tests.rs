@@ -53,8 +53,8 @@ fn generalisers_apply_on_any_path() {
         json!({"dob":"1984","age":"90+","zip":"021","url":"https://x.org/a/:id?utm_source=mail",
                "ua":"Chrome 120","secret":"[redacted]","obj":"[redacted]","q":"card"})
     );
-    assert_eq!(t.metrics.counters.get("values_generalised"), Some(&6));
-    assert_eq!(t.metrics.counters.get("values_redacted"), Some(&2));
+    assert_eq!(t.counters().counters.get("values_generalised"), Some(&6));
+    assert_eq!(t.counters().counters.get("values_redacted"), Some(&2));
 }
 
 #[test]
@@ -64,7 +64,7 @@ fn unreadable_values_under_a_generaliser_are_removed_and_counted() {
 zip3 = ["zip"]"#,
     );
     assert_eq!(run(&mut t, r#"{"dob":"July 2nd","zip":{"code":"02139"},"k":1}"#).unwrap(), r#"{"k":1}"#);
-    assert_eq!(t.metrics.counters.get("ungeneralisable_removed"), Some(&2));
+    assert_eq!(t.counters().counters.get("ungeneralisable_removed"), Some(&2));
     assert_eq!(run(&mut t, r#"{"dob":null}"#).unwrap(), r#"{"dob":null}"#);
 }
 
@@ -223,7 +223,7 @@ fn detectors_redact_matches_inside_kept_strings() {
                "n":5551234567_i64})
     );
     for (counter, n) in [("detected_email", 1), ("detected_phone", 1), ("detected_ssn", 1), ("detected_ip", 1)] {
-        assert_eq!(t.metrics.counters.get(counter), Some(&n), "{counter}");
+        assert_eq!(t.counters().counters.get(counter), Some(&n), "{counter}");
     }
 }
 
@@ -396,5 +396,5 @@ fn a_kept_member_whose_key_holds_an_identifier_is_removed() {
     let mut t = build(r#"detect = ["email", "phone"]"#);
     let v = run_json(&mut t, r#"{"answers":{"ann@x.org":true,"555-234-5678":1,"ok":2},"a@b.co":[1]}"#);
     assert_eq!(v, json!({"answers":{"ok":2}}));
-    assert_eq!(t.metrics.counters.get("detected_email"), Some(&2));
+    assert_eq!(t.counters().counters.get("detected_email"), Some(&2));
 }

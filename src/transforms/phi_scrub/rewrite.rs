@@ -97,6 +97,21 @@ pub(crate) struct WalkCounts {
     pub detected: [u64; Detector::ALL.len()],
 }
 
+impl WalkCounts {
+    /// Adds another event's counts to these (plain additions: no map lookups per event).
+    pub(crate) fn absorb(&mut self, other: &WalkCounts) {
+        self.hashed += other.hashed;
+        self.removed += other.removed;
+        self.hash_containers_removed += other.hash_containers_removed;
+        self.redacted += other.redacted;
+        self.generalised += other.generalised;
+        self.ungeneralisable_removed += other.ungeneralisable_removed;
+        for (total, n) in self.detected.iter_mut().zip(other.detected) {
+            *total += n;
+        }
+    }
+}
+
 /// The shape of a rewritten object: for limits such as Mixpanel's.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Written {

@@ -110,6 +110,7 @@ pub(crate) struct MixpanelShape {
     properties: Vec<u8>,
     captures: Vec<u8>,
     name: String,
+    clock: mixpanel::RecentClock,
 }
 
 /// Top-level Segment fields the shape reads itself; `properties_from` cannot start there.
@@ -156,6 +157,7 @@ impl MixpanelShape {
             properties: Vec::new(),
             captures: Vec::new(),
             name: String::new(),
+            clock: mixpanel::RecentClock::default(),
         })
     }
 
@@ -178,7 +180,7 @@ impl MixpanelShape {
         let buf = sc.buf();
         let event_name = self.event_name(&env, buf, walker.text)?;
         let distinct_id = distinct_id(&env, buf, walker)?;
-        let time_ms = event_time(&env, buf, walker.text)?;
+        let time_ms = event_time(&env, buf, walker.text, &mut self.clock)?;
         let time_ms = time_ms - time_ms.rem_euclid(self.time_unit_ms);
         let insert_id = insert_id(&env, buf, payload, walker)?;
         self.check_limits(&env)?;
@@ -523,12 +525,17 @@ fn distinct_id(env: &Envelope, buf: &[u8], walker: &mut Walker<'_>) -> Result<[u
     Err(DropReason::MissingDistinctId)
 }
 
-fn event_time(env: &Envelope, buf: &[u8], text: &mut Vec<u8>) -> Result<i64, DropReason> {
+fn event_time(
+    env: &Envelope,
+    buf: &[u8],
+    text: &mut Vec<u8>,
+    clock: &mut mixpanel::RecentClock,
+) -> Result<i64, DropReason> {
     let span = env.timestamp.or(env.original_timestamp).ok_or(DropReason::MissingTimestamp)?;
     decode_into(buf, span, text)?;
     let parsed = std::str::from_utf8(text).ok().and_then(mixpanel::parse_timestamp_ms);
     let time_ms = parsed.ok_or(DropReason::BadTimestamp)?;
-    if !mixpanel::time_in_range(time_ms, mixpanel::now_ms()) {
+    if !clock.time_in_range(time_ms) {
         return Err(DropReason::TimestampOutOfRange);
     }
     Ok(time_ms)
@@ -545,13 +552,13 @@ fn insert_id(
     let digest = match env.message_id.filter(|s| s.end - s.start > 2) {
         Some(span) => {
             decode_into(buf, span, walker.text)?;
-            walker.pseudonymizer.hash_parts(&[INSERT_ID_DOMAIN, walker.text])
+            walker.pseudonymizer.insert_id_digest(&[INSERT_ID_DOMAIN, walker.text])
         }
-        None => walker.pseudonymizer.hash_parts(&[INSERT_ID_FALLBACK_DOMAIN, payload]),
+        None => walker.pseudonymizer.insert_id_digest(&[INSERT_ID_FALLBACK_DOMAIN, payload]),
     };
     let mut hex = [0u8; mixpanel::INSERT_ID_HEX_LEN];
     // Cannot fail: 16 bytes fill 32 hex characters exactly.
-    let _ = hex::encode_to_slice(&digest[..mixpanel::INSERT_ID_HEX_LEN / 2], &mut hex);
+    let _ = hex::encode_to_slice(digest, &mut hex);
     Ok(hex)
 }
 

@@ -97,7 +97,7 @@ fn hash_removes_objects_and_arrays_and_counts_them() {
     assert_eq!(v, json!({"properties":{"k":1}}));
     let v = run_json(&mut t, r#"{"properties":{"email":["a@b.com"]}}"#);
     assert_eq!(v, json!({"properties":{}}));
-    assert_eq!(t.metrics.counters.get("hash_containers_removed"), Some(&2));
+    assert_eq!(t.counters().counters.get("hash_containers_removed"), Some(&2));
 }
 
 #[test]
