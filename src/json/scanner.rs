@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use super::error::{JsonError, JsonErrorKind};
-use super::strings::{decode_string_into, scan_string_body};
+use super::strings::{decode_string_into, scan_string_body, special_bytes};
 
 /// Objects larger than this switch duplicate detection from a linear scan to a hash set, so a
 /// hostile object with thousands of keys costs linear, not quadratic, time.
@@ -210,27 +210,44 @@ impl<'a, 's> Scanner<'a, 's> {
     ///
     /// Returns its key, with the position left at the start of the value, or `None` after
     /// consuming the closing `}`.
+    #[inline]
     pub fn next_key(&mut self) -> Result<Option<KeyRef>, JsonError> {
         if !self.next_item(b'}')? {
             return Ok(None);
         }
-        if self.buf.get(self.pos) != Some(&b'"') {
-            return Err(self.err(self.fault_here()));
+        let key = self.read_key(self.pos)?;
+        let mut frame = match self.state.frames.last() {
+            Some(frame) => *frame,
+            None => return Err(JsonError::new(JsonErrorKind::UnexpectedByte, key.quote_start)),
+        };
+        self.check_duplicate(&mut frame, key)?;
+        if let Some(top) = self.state.frames.last_mut() {
+            top.bloom = frame.bloom;
         }
-        let quote_start = self.pos;
-        let (close, escaped) = scan_string_body(self.buf, quote_start + 1)?;
-        let mut key = KeyRef { quote_start, quote_end: close + 1, escaped, fingerprint: 0 };
-        self.pos = close + 1;
-        if escaped {
-            self.state.key_scratch.clear();
-            decode_string_into(self.buf, quote_start + 1, close, &mut self.state.key_scratch)?;
-        }
-        key.fingerprint = fingerprint(self.key_bytes(key));
-        self.check_duplicate(key)?;
-        self.skip_ws();
-        self.expect(b':')?;
-        self.skip_ws();
+        self.pos = after_colon(self.buf, key.quote_end)?;
         Ok(Some(key))
+    }
+
+    /// Reads the key whose opening quote should be at `at`: its span, decoded form (into
+    /// `key_scratch` when escaped) and fingerprint.
+    #[inline(always)]
+    fn read_key(&mut self, at: usize) -> Result<KeyRef, JsonError> {
+        if self.buf.get(at) != Some(&b'"') {
+            let kind = if at >= self.buf.len() { JsonErrorKind::UnexpectedEnd } else { JsonErrorKind::UnexpectedByte };
+            return Err(JsonError::new(kind, at));
+        }
+        let (close, plain_fingerprint) = scan_key_body(self.buf, at + 1)?;
+        let mut key = KeyRef { quote_start: at, quote_end: close + 1, escaped: false, fingerprint: 0 };
+        key.fingerprint = match plain_fingerprint {
+            Some(fp) => fp,
+            None => {
+                key.escaped = true;
+                self.state.key_scratch.clear();
+                decode_string_into(self.buf, at + 1, close, &mut self.state.key_scratch)?;
+                fingerprint(&self.state.key_scratch)
+            }
+        };
+        Ok(key)
     }
 
     /// Moves to the next element of the current array: `true` with the position at the
@@ -266,14 +283,6 @@ impl<'a, 's> Scanner<'a, 's> {
         }
     }
 
-    fn fault_here(&self) -> JsonErrorKind {
-        if self.pos >= self.buf.len() {
-            JsonErrorKind::UnexpectedEnd
-        } else {
-            JsonErrorKind::UnexpectedByte
-        }
-    }
-
     /// The decoded bytes of the key most recently returned by [`Self::next_key`].
     #[inline]
     pub fn key_bytes(&self, key: KeyRef) -> &[u8] {
@@ -284,22 +293,33 @@ impl<'a, 's> Scanner<'a, 's> {
         }
     }
 
-    fn check_duplicate(&mut self, key: KeyRef) -> Result<(), JsonError> {
-        let fingerprint = key.fingerprint;
-        let entry = KeyEntry { fingerprint, start: key.quote_start + 1, end: key.quote_end - 1, escaped: key.escaped };
-        let Some(frame) = self.state.frames.last_mut() else {
-            return Err(JsonError::new(JsonErrorKind::UnexpectedByte, key.quote_start));
+    /// Records `key` as a member of the object `frame`, refusing it if the object has it already.
+    /// The usual case (a small object, no fingerprint seen before in it) is a bloom-filter miss
+    /// and a push, inlined; the rest is out of line.
+    #[inline(always)]
+    fn check_duplicate(&mut self, frame: &mut Frame, key: KeyRef) -> Result<(), JsonError> {
+        let entry = KeyEntry {
+            fingerprint: key.fingerprint,
+            start: key.quote_start + 1,
+            end: key.quote_end - 1,
+            escaped: key.escaped,
         };
-        let bit = 1u64 << (fingerprint >> 58);
+        let bit = 1u64 << (key.fingerprint >> 58);
         let bloom_hit = frame.bloom & bit != 0;
         frame.bloom |= bit;
-        let frame = *frame;
-        let count = self.state.keys.len() - frame.keys_start;
-        if count >= LINEAR_KEY_CHECK_LIMIT {
+        if !bloom_hit && self.state.keys.len() - frame.keys_start < LINEAR_KEY_CHECK_LIMIT {
+            self.state.keys.push(entry);
+            return Ok(());
+        }
+        self.check_duplicate_slow(*frame, key, entry)
+    }
+
+    #[inline(never)]
+    fn check_duplicate_slow(&mut self, frame: Frame, key: KeyRef, entry: KeyEntry) -> Result<(), JsonError> {
+        if self.state.keys.len() - frame.keys_start >= LINEAR_KEY_CHECK_LIMIT {
             return self.check_duplicate_large(frame, key, entry);
         }
-        let candidate_seen =
-            bloom_hit && self.state.keys[frame.keys_start..].iter().any(|e| e.fingerprint == fingerprint);
+        let candidate_seen = self.state.keys[frame.keys_start..].iter().any(|e| e.fingerprint == entry.fingerprint);
         if candidate_seen && self.is_true_duplicate(frame.keys_start, &entry)? {
             return Err(JsonError::new(JsonErrorKind::DuplicateKey, key.quote_start));
         }
@@ -362,122 +382,112 @@ impl<'a, 's> Scanner<'a, 's> {
     pub fn scan_number(&mut self) -> Result<(usize, usize), JsonError> {
         self.skip_ws();
         let start = self.pos;
-        let buf = self.buf;
-        let mut p = start;
-        if buf.get(p) == Some(&b'-') {
-            p += 1;
-        }
-        match buf.get(p) {
-            Some(b'0') => p += 1,
-            Some(b'1'..=b'9') => p = skip_digits(buf, p),
-            _ => return Err(JsonError::new(JsonErrorKind::InvalidNumber, p)),
-        }
-        if buf.get(p) == Some(&b'.') {
-            let digits = p + 1;
-            p = skip_digits(buf, digits);
-            if p == digits {
-                return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
-            }
-        }
-        if matches!(buf.get(p), Some(b'e' | b'E')) {
-            p += 1;
-            if matches!(buf.get(p), Some(b'+' | b'-')) {
-                p += 1;
-            }
-            let digits = p;
-            p = skip_digits(buf, digits);
-            if p == digits {
-                return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
-            }
-        }
-        if matches!(buf.get(p), Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
-            return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
-        }
-        if p - start > MAX_PLAIN_NUMBER_LEN && !fits_f64(&buf[start..p]) {
-            return Err(JsonError::new(JsonErrorKind::NumberOutOfRange, start));
-        }
-        self.pos = p;
-        Ok((start, p))
+        self.pos = number_end(self.buf, start)?;
+        Ok((start, self.pos))
     }
 
     /// Scans `true`, `false` or `null`; returns its span.
     pub fn scan_literal(&mut self) -> Result<(usize, usize), JsonError> {
         self.skip_ws();
         let start = self.pos;
-        let rest = &self.buf[start..];
-        let len = if rest.starts_with(b"true") || rest.starts_with(b"null") {
-            4
-        } else if rest.starts_with(b"false") {
-            5
-        } else if b"true".starts_with(rest) || b"false".starts_with(rest) || b"null".starts_with(rest) {
-            return Err(JsonError::new(JsonErrorKind::UnexpectedEnd, self.buf.len()));
-        } else {
-            return Err(self.err(JsonErrorKind::UnexpectedByte));
-        };
-        self.pos = start + len;
-        Ok((start, start + len))
+        self.pos = literal_end(self.buf, start)?;
+        Ok((start, self.pos))
     }
 
     /// Skips one value of any kind, validating all of it, and returns its shape.
+    ///
+    /// The skip loops below are the scanner's hottest code (an event's `context` is skipped
+    /// whole): they keep the position in a local, push no frames and dispatch on the byte
+    /// directly, but check exactly what the member-by-member API checks.
     #[inline]
     pub fn skip_value(&mut self) -> Result<Shape, JsonError> {
-        match self.peek_kind()? {
-            ValueKind::Object => self.skip_object(),
-            ValueKind::Array => self.skip_array(),
-            kind => self.skip_scalar(kind).map(|()| Shape::default()),
-        }
+        self.skip_ws();
+        let depth = self.state.frames.len();
+        let (end, shape) = self.skip_at(self.pos, depth)?;
+        self.pos = end;
+        Ok(shape)
     }
 
-    /// Skips a string, number or literal. Scalars are skipped in the container loops without a
-    /// call per value: the recursion is only for nested containers.
+    /// Skips the value starting at `pos` (no leading whitespace); returns the offset after it.
     #[inline(always)]
-    fn skip_scalar(&mut self, kind: ValueKind) -> Result<(), JsonError> {
-        match kind {
-            ValueKind::String => {
-                let (close, _) = scan_string_body(self.buf, self.pos + 1)?;
-                self.pos = close + 1;
-            }
-            ValueKind::Number => {
-                self.scan_number()?;
-            }
-            _ => {
-                self.scan_literal()?;
-            }
+    fn skip_at(&mut self, pos: usize, depth: usize) -> Result<(usize, Shape), JsonError> {
+        let buf = self.buf;
+        match buf.get(pos) {
+            Some(b'"') => Ok((scan_string_body(buf, pos + 1)?.0 + 1, Shape::default())),
+            Some(b'{') => self.skip_object_at(pos, depth),
+            Some(b'[') => self.skip_array_at(pos, depth),
+            Some(b'-' | b'0'..=b'9') => Ok((number_end(buf, pos)?, Shape::default())),
+            Some(b't' | b'f' | b'n') => Ok((literal_end(buf, pos)?, Shape::default())),
+            Some(_) => Err(JsonError::new(JsonErrorKind::UnexpectedByte, pos)),
+            None => Err(JsonError::new(JsonErrorKind::UnexpectedEnd, pos)),
         }
-        Ok(())
     }
 
-    fn skip_object(&mut self) -> Result<Shape, JsonError> {
-        self.begin_object()?;
-        let mut shape = Shape::default();
-        let mut keys = 0u32;
-        while self.next_key()?.is_some() {
-            keys += 1;
-            match self.peek_kind()? {
-                ValueKind::Object => shape.absorb(self.skip_object()?),
-                ValueKind::Array => shape.absorb(self.skip_array()?),
-                kind => self.skip_scalar(kind)?,
-            }
+    fn skip_object_at(&mut self, open: usize, depth: usize) -> Result<(usize, Shape), JsonError> {
+        if depth >= self.max_depth {
+            return Err(JsonError::new(JsonErrorKind::TooDeep, open));
         }
+        let buf = self.buf;
+        let mut shape = Shape::default();
+        let mut pos = skip_ws_at(buf, open + 1);
+        if buf.get(pos) == Some(&b'}') {
+            shape.object_depth = 1;
+            return Ok((pos + 1, shape));
+        }
+        let serial = self.state.next_serial;
+        self.state.next_serial = serial.wrapping_add(1);
+        let mut frame = Frame { keys_start: self.state.keys.len(), serial, first: false, bloom: 0 };
+        let mut keys = 0u32;
+        let end = loop {
+            let key = self.read_key(pos)?;
+            let checked = self.check_duplicate(&mut frame, key);
+            if let Err(e) = checked {
+                self.state.keys.truncate(frame.keys_start);
+                return Err(e);
+            }
+            keys += 1;
+            pos = after_colon(buf, key.quote_end)?;
+            let (after, child) = self.skip_at(pos, depth + 1)?;
+            shape.absorb(child);
+            pos = skip_ws_at(buf, after);
+            match buf.get(pos) {
+                Some(b',') => pos = skip_ws_at(buf, pos + 1),
+                Some(b'}') => break pos + 1,
+                Some(_) => return Err(JsonError::new(JsonErrorKind::UnexpectedByte, pos)),
+                None => return Err(JsonError::new(JsonErrorKind::UnexpectedEnd, pos)),
+            }
+        };
+        self.state.keys.truncate(frame.keys_start);
         shape.object_depth += 1;
         shape.max_keys = shape.max_keys.max(keys);
-        Ok(shape)
+        Ok((end, shape))
     }
 
-    fn skip_array(&mut self) -> Result<Shape, JsonError> {
-        self.begin_array()?;
-        let mut shape = Shape::default();
-        let mut len = 0u32;
-        while self.next_element()? {
-            len += 1;
-            match self.peek_kind()? {
-                ValueKind::Object => shape.absorb(self.skip_object()?),
-                ValueKind::Array => shape.absorb(self.skip_array()?),
-                kind => self.skip_scalar(kind)?,
-            }
+    fn skip_array_at(&mut self, open: usize, depth: usize) -> Result<(usize, Shape), JsonError> {
+        if depth >= self.max_depth {
+            return Err(JsonError::new(JsonErrorKind::TooDeep, open));
         }
+        let buf = self.buf;
+        let mut shape = Shape::default();
+        let mut pos = skip_ws_at(buf, open + 1);
+        if buf.get(pos) == Some(&b']') {
+            return Ok((pos + 1, shape));
+        }
+        let mut len = 0u32;
+        let end = loop {
+            let (after, child) = self.skip_at(pos, depth + 1)?;
+            shape.absorb(child);
+            len += 1;
+            pos = skip_ws_at(buf, after);
+            match buf.get(pos) {
+                Some(b',') => pos = skip_ws_at(buf, pos + 1),
+                Some(b']') => break pos + 1,
+                Some(_) => return Err(JsonError::new(JsonErrorKind::UnexpectedByte, pos)),
+                None => return Err(JsonError::new(JsonErrorKind::UnexpectedEnd, pos)),
+            }
+        };
         shape.max_len = shape.max_len.max(len);
-        Ok(shape)
+        Ok((end, shape))
     }
 
     /// Checks that nothing but whitespace follows the document.
@@ -488,6 +498,84 @@ impl<'a, 's> Scanner<'a, 's> {
         } else {
             Err(self.err(JsonErrorKind::TrailingCharacters))
         }
+    }
+}
+
+/// The offset after the number starting at `start`, validating JSON's grammar.
+fn number_end(buf: &[u8], start: usize) -> Result<usize, JsonError> {
+    let mut p = start;
+    if buf.get(p) == Some(&b'-') {
+        p += 1;
+    }
+    match buf.get(p) {
+        Some(b'0') => p += 1,
+        Some(b'1'..=b'9') => p = skip_digits(buf, p),
+        _ => return Err(JsonError::new(JsonErrorKind::InvalidNumber, p)),
+    }
+    if buf.get(p) == Some(&b'.') {
+        let digits = p + 1;
+        p = skip_digits(buf, digits);
+        if p == digits {
+            return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
+        }
+    }
+    if matches!(buf.get(p), Some(b'e' | b'E')) {
+        p += 1;
+        if matches!(buf.get(p), Some(b'+' | b'-')) {
+            p += 1;
+        }
+        let digits = p;
+        p = skip_digits(buf, digits);
+        if p == digits {
+            return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
+        }
+    }
+    if matches!(buf.get(p), Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
+        return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
+    }
+    if p - start > MAX_PLAIN_NUMBER_LEN && !fits_f64(&buf[start..p]) {
+        return Err(JsonError::new(JsonErrorKind::NumberOutOfRange, start));
+    }
+    Ok(p)
+}
+
+/// The offset after the `true`, `false` or `null` starting at `start`.
+fn literal_end(buf: &[u8], start: usize) -> Result<usize, JsonError> {
+    let rest = &buf[start.min(buf.len())..];
+    let len = if rest.starts_with(b"true") || rest.starts_with(b"null") {
+        4
+    } else if rest.starts_with(b"false") {
+        5
+    } else if b"true".starts_with(rest) || b"false".starts_with(rest) || b"null".starts_with(rest) {
+        return Err(JsonError::new(JsonErrorKind::UnexpectedEnd, buf.len()));
+    } else {
+        return Err(JsonError::new(JsonErrorKind::UnexpectedByte, start));
+    };
+    Ok(start + len)
+}
+
+/// The first offset at or after `pos` that is not JSON whitespace.
+#[inline(always)]
+fn skip_ws_at(buf: &[u8], mut pos: usize) -> usize {
+    // Compact JSON has no whitespace between tokens: one comparison settles the usual case.
+    while let Some(&b) = buf.get(pos) {
+        if b > b' ' || !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            break;
+        }
+        pos += 1;
+    }
+    pos
+}
+
+/// After a key's closing quote at `quote_end - 1`: the `:` and whitespace; returns the offset
+/// of the value.
+#[inline(always)]
+fn after_colon(buf: &[u8], quote_end: usize) -> Result<usize, JsonError> {
+    let pos = if buf.get(quote_end) == Some(&b':') { quote_end } else { skip_ws_at(buf, quote_end) };
+    match buf.get(pos) {
+        Some(b':') => Ok(skip_ws_at(buf, pos + 1)),
+        Some(_) => Err(JsonError::new(JsonErrorKind::UnexpectedByte, pos)),
+        None => Err(JsonError::new(JsonErrorKind::UnexpectedEnd, pos)),
     }
 }
 
@@ -510,30 +598,86 @@ fn skip_digits(buf: &[u8], mut p: usize) -> usize {
 }
 
 /// A fast, non-cryptographic fingerprint of a key, for duplicate detection and policy lookups:
-/// every byte counts (overlapping word loads, no copy), mixed with a per-process random seed so
-/// crafted keys cannot be made to collide offline. Collisions stay harmless: a match is always
-/// confirmed by comparing decoded bytes.
+/// every byte counts (8-byte words, the last one zero-padded, then the length), mixed with a
+/// per-process random seed so crafted keys cannot be made to collide offline. Collisions stay
+/// harmless: a match is always confirmed by comparing decoded bytes. Word by word, so the key
+/// scanner computes it in the same pass that finds the closing quote ([`scan_key_body`]).
 #[inline]
 pub fn fingerprint(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
     let n = bytes.len();
-    let mut h = fingerprint_seed() ^ (n as u64).wrapping_mul(K);
-    if n >= 8 {
-        let mut i = 0;
-        while i + 8 < n {
-            h = (h.rotate_left(5) ^ load_u64(&bytes[i..])).wrapping_mul(K);
-            i += 8;
-        }
-        h = (h.rotate_left(5) ^ load_u64(&bytes[n - 8..])).wrapping_mul(K);
-    } else if n >= 4 {
-        let word = u64::from(load_u32(&bytes[..4])) | u64::from(load_u32(&bytes[n - 4..])) << 32;
-        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
-    } else if n > 0 {
-        let word = u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16;
-        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
+    let mut h = fingerprint_seed();
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        h = fingerprint_mix(h, load_u64(word));
     }
+    let rest = words.remainder().len();
+    if rest > 0 {
+        h = fingerprint_mix(h, zero_padded_tail(bytes, rest));
+    }
+    fingerprint_finish(h, n)
+}
+
+/// The last `rest` (1 to 7) bytes of `bytes` as a little-endian word, zero-padded, read with
+/// overlapping fixed-size loads (no variable-length copy).
+#[inline(always)]
+fn zero_padded_tail(bytes: &[u8], rest: usize) -> u64 {
+    let n = bytes.len();
+    if n >= 8 {
+        return load_u64(&bytes[n - 8..]) >> (8 * (8 - rest));
+    }
+    // The whole key is the tail (n == rest < 8).
+    if n >= 4 {
+        let low = u64::from(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+        let high = u64::from(u32::from_le_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]]));
+        low | high << (8 * (n - 4))
+    } else {
+        u64::from(bytes[0]) | u64::from(bytes[n / 2]) << (8 * (n / 2)) | u64::from(bytes[n - 1]) << (8 * (n - 1))
+    }
+}
+
+const FINGERPRINT_K: u64 = 0x517c_c1b7_2722_0a95;
+
+#[inline(always)]
+fn fingerprint_mix(h: u64, word: u64) -> u64 {
+    (h.rotate_left(5) ^ word).wrapping_mul(FINGERPRINT_K)
+}
+
+#[inline(always)]
+fn fingerprint_finish(h: u64, len: usize) -> u64 {
+    let mut h = (h ^ len as u64).wrapping_mul(FINGERPRINT_K);
     h ^= h >> 29;
-    h.wrapping_mul(K) ^ (h >> 32)
+    h.wrapping_mul(FINGERPRINT_K) ^ (h >> 32)
+}
+
+/// Scans a key's body from just after its opening quote: returns the offset of the closing
+/// quote and, when the key has no escapes, its [`fingerprint`] (computed from the same word
+/// loads that look for the quote). An escaped key returns `None`: its fingerprint is of the
+/// decoded bytes.
+#[inline(always)]
+fn scan_key_body(buf: &[u8], start: usize) -> Result<(usize, Option<u64>), JsonError> {
+    let mut h = fingerprint_seed();
+    let mut pos = start;
+    while let Some(bytes) = buf.get(pos..pos + 8) {
+        let word = load_u64(bytes);
+        let special = special_bytes(word);
+        if special == 0 {
+            h = fingerprint_mix(h, word);
+            pos += 8;
+            continue;
+        }
+        let at = (special.trailing_zeros() / 8) as usize;
+        if buf[pos + at] != b'"' {
+            break;
+        }
+        if at > 0 {
+            h = fingerprint_mix(h, word & (u64::MAX >> (64 - 8 * at)));
+        }
+        let close = pos + at;
+        return Ok((close, Some(fingerprint_finish(h, close - start))));
+    }
+    // An escape, a control character or the buffer's last few bytes: the general path.
+    let (close, escaped) = scan_string_body(buf, start)?;
+    Ok((close, (!escaped).then(|| fingerprint(&buf[start..close]))))
 }
 
 fn fingerprint_seed() -> u64 {
@@ -547,13 +691,6 @@ fn load_u64(bytes: &[u8]) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(&bytes[..8]);
     u64::from_le_bytes(word)
-}
-
-#[inline(always)]
-fn load_u32(bytes: &[u8]) -> u32 {
-    let mut word = [0u8; 4];
-    word.copy_from_slice(&bytes[..4]);
-    u32::from_le_bytes(word)
 }
 
 #[cfg(test)]
@@ -718,6 +855,23 @@ mod tests {
     fn shape_counts_object_depth_keys_and_lengths() {
         let shape = validate(r#"{"a":{"b":{"c":1}},"l":[1,2,3,[4]],"x":1}"#).unwrap();
         assert_eq!(shape, Shape { object_depth: 3, max_keys: 3, max_len: 4 });
+    }
+
+    #[test]
+    fn fingerprint_of_the_scanner_equals_the_function() {
+        // The key scanner computes fingerprints word by word as it looks for the quote; both
+        // must agree for every length and position, or policy lookups would miss keys.
+        for len in 0..40 {
+            let key: String = (0..len).map(|i| (b'a' + (i * 7 % 26) as u8) as char).collect();
+            for padding in 0..9 {
+                let doc = format!("{{\"{key}\":1}}{}", " ".repeat(padding));
+                let mut state = ScanState::default();
+                let mut sc = Scanner::new(doc.as_bytes(), &mut state, 8).unwrap();
+                sc.begin_object().unwrap();
+                let k = sc.next_key().unwrap().unwrap();
+                assert_eq!(k.fingerprint, fingerprint(key.as_bytes()), "length {len}, padding {padding}");
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,13 @@ const fn bytes_equal(word: u64, b: u8) -> u64 {
     bytes_below(word ^ (ONES * b as u64), 1)
 }
 
+/// Flags (high bit per byte) the bytes of `word` that end a plain run inside a string: `"`,
+/// `\\` and control characters. Exact for the lowest flagged byte.
+#[inline(always)]
+pub(crate) const fn special_bytes(word: u64) -> u64 {
+    bytes_equal(word, b'"') | bytes_equal(word, b'\\') | bytes_below(word, 0x20)
+}
+
 /// Index of the first byte at or after `from` that is `"`, `\` or below U+0020, or `buf.len()`.
 #[inline]
 pub(crate) fn find_string_special(buf: &[u8], from: usize) -> usize {
@@ -30,7 +37,7 @@ pub(crate) fn find_string_special(buf: &[u8], from: usize) -> usize {
         let mut chunk = [0u8; 8];
         chunk.copy_from_slice(&buf[pos..pos + 8]);
         let word = u64::from_le_bytes(chunk);
-        let mask = bytes_equal(word, b'"') | bytes_equal(word, b'\\') | bytes_below(word, 0x20);
+        let mask = special_bytes(word);
         if mask != 0 {
             return pos + (mask.trailing_zeros() / 8) as usize;
         }
