@@ -19,6 +19,7 @@ pub mod detect;
 pub mod emulator;
 pub mod event;
 pub mod gzip;
+pub mod hmac_sha256;
 pub mod host;
 pub mod json;
 pub mod metrics;

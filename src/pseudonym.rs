@@ -14,12 +14,12 @@ use std::fmt;
 use std::hash::Hasher;
 use std::path::Path;
 
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 use siphasher::sip128::{Hasher128, SipHasher24};
 use thiserror::Error;
 use zeroize::Zeroizing;
+
+use crate::hmac_sha256::HmacSha256;
 
 /// Keys shorter than this are refused: a short key makes pseudonyms guessable by brute force.
 pub const MIN_KEY_BYTES: usize = 16;
@@ -118,7 +118,7 @@ pub fn read_key_file(path: &Path) -> Result<SecretBytes, KeyError> {
 
 #[derive(Clone)]
 enum KeyedState {
-    Hmac(Hmac<Sha256>),
+    Hmac(HmacSha256),
     Blake3(Box<blake3::Hasher>),
 }
 
@@ -148,10 +148,7 @@ impl Pseudonymizer {
             return Err(KeyError::TooShort);
         }
         let state = match algorithm {
-            Algorithm::HmacSha256 => match Hmac::<Sha256>::new_from_slice(key.expose()) {
-                Ok(mac) => KeyedState::Hmac(mac),
-                Err(_) => return Err(KeyError::TooShort),
-            },
+            Algorithm::HmacSha256 => KeyedState::Hmac(HmacSha256::new(key.expose())),
             Algorithm::Blake3 => {
                 let derived = Zeroizing::new(blake3::derive_key(BLAKE3_KEY_CONTEXT, key.expose()));
                 KeyedState::Blake3(Box::new(blake3::Hasher::new_keyed(&derived)))
@@ -175,7 +172,7 @@ impl Pseudonymizer {
     #[inline]
     pub fn hash(&self, data: &[u8]) -> [u8; 32] {
         match &self.state {
-            KeyedState::Hmac(mac) => mac.clone().chain_update(data).finalize().into_bytes().into(),
+            KeyedState::Hmac(mac) => mac.mac(data),
             KeyedState::Blake3(hasher) => {
                 let mut h = (**hasher).clone();
                 h.update(data);
