@@ -59,12 +59,14 @@ impl Shape {
     }
 }
 
+/// A key seen in the current object: two words, pushed straight from registers (a wider entry
+/// built on the stack and copied cost a store-forwarding stall per key). Its end and escapes are
+/// found again by rescanning, only when a fingerprint matches.
 #[derive(Debug, Clone, Copy)]
 struct KeyEntry {
     fingerprint: u64,
+    /// Offset just after the opening quote.
     start: usize,
-    end: usize,
-    escaped: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -298,44 +300,37 @@ impl<'a, 's> Scanner<'a, 's> {
     /// and a push, inlined; the rest is out of line.
     #[inline(always)]
     fn check_duplicate(&mut self, frame: &mut Frame, key: KeyRef) -> Result<(), JsonError> {
-        let entry = KeyEntry {
-            fingerprint: key.fingerprint,
-            start: key.quote_start + 1,
-            end: key.quote_end - 1,
-            escaped: key.escaped,
-        };
         let bit = 1u64 << (key.fingerprint >> 58);
         let bloom_hit = frame.bloom & bit != 0;
         frame.bloom |= bit;
         if !bloom_hit && self.state.keys.len() - frame.keys_start < LINEAR_KEY_CHECK_LIMIT {
-            self.state.keys.push(entry);
+            self.state.keys.push(KeyEntry { fingerprint: key.fingerprint, start: key.quote_start + 1 });
             return Ok(());
         }
-        self.check_duplicate_slow(*frame, key, entry)
+        self.check_duplicate_slow(*frame, key)
     }
 
     #[inline(never)]
-    fn check_duplicate_slow(&mut self, frame: Frame, key: KeyRef, entry: KeyEntry) -> Result<(), JsonError> {
+    fn check_duplicate_slow(&mut self, frame: Frame, key: KeyRef) -> Result<(), JsonError> {
         if self.state.keys.len() - frame.keys_start >= LINEAR_KEY_CHECK_LIMIT {
-            return self.check_duplicate_large(frame, key, entry);
+            return self.check_duplicate_large(frame, key);
         }
-        let candidate_seen = self.state.keys[frame.keys_start..].iter().any(|e| e.fingerprint == entry.fingerprint);
-        if candidate_seen && self.is_true_duplicate(frame.keys_start, &entry)? {
+        let candidate_seen = self.state.keys[frame.keys_start..].iter().any(|e| e.fingerprint == key.fingerprint);
+        if candidate_seen && self.is_true_duplicate(frame.keys_start, key)? {
             return Err(JsonError::new(JsonErrorKind::DuplicateKey, key.quote_start));
         }
-        self.state.keys.push(entry);
+        self.state.keys.push(KeyEntry { fingerprint: key.fingerprint, start: key.quote_start + 1 });
         Ok(())
     }
 
     /// Large objects: exact decoded keys in a hash set (linear in the number of keys, whatever
     /// their fingerprints).
-    fn check_duplicate_large(&mut self, frame: Frame, key: KeyRef, entry: KeyEntry) -> Result<(), JsonError> {
+    fn check_duplicate_large(&mut self, frame: Frame, key: KeyRef) -> Result<(), JsonError> {
         let buf = self.buf;
         if self.state.keys.len() - frame.keys_start == LINEAR_KEY_CHECK_LIMIT {
             for i in frame.keys_start..self.state.keys.len() {
-                let e = self.state.keys[i];
-                self.state.compare_scratch.clear();
-                decode_string_into(buf, e.start, e.end, &mut self.state.compare_scratch)?;
+                let start = self.state.keys[i].start;
+                decode_key_again(buf, start, &mut self.state.compare_scratch)?;
                 self.state.large_object_keys.insert((frame.serial, self.state.compare_scratch.as_slice().into()));
             }
         }
@@ -343,23 +338,18 @@ impl<'a, 's> Scanner<'a, 's> {
         if !self.state.large_object_keys.insert((frame.serial, decoded)) {
             return Err(JsonError::new(JsonErrorKind::DuplicateKey, key.quote_start));
         }
-        self.state.keys.push(entry);
+        self.state.keys.push(KeyEntry { fingerprint: key.fingerprint, start: key.quote_start + 1 });
         Ok(())
     }
 
     /// Confirms a fingerprint match by comparing decoded bytes (fingerprints can collide).
-    fn is_true_duplicate(&mut self, keys_start: usize, new: &KeyEntry) -> Result<bool, JsonError> {
+    fn is_true_duplicate(&mut self, keys_start: usize, key: KeyRef) -> Result<bool, JsonError> {
         let buf = self.buf;
-        let new_bytes: &[u8] = if new.escaped { &self.state.key_scratch } else { &buf[new.start..new.end] };
-        for old in self.state.keys[keys_start..].iter().filter(|e| e.fingerprint == new.fingerprint) {
-            let same = if old.escaped {
-                self.state.compare_scratch.clear();
-                decode_string_into(buf, old.start, old.end, &mut self.state.compare_scratch)?;
-                self.state.compare_scratch == new_bytes
-            } else {
-                &buf[old.start..old.end] == new_bytes
-            };
-            if same {
+        let new_bytes: &[u8] =
+            if key.escaped { &self.state.key_scratch } else { &buf[key.quote_start + 1..key.quote_end - 1] };
+        for old in self.state.keys[keys_start..].iter().filter(|e| e.fingerprint == key.fingerprint) {
+            decode_key_again(buf, old.start, &mut self.state.compare_scratch)?;
+            if self.state.compare_scratch == new_bytes {
                 return Ok(true);
             }
         }
@@ -401,29 +391,39 @@ impl<'a, 's> Scanner<'a, 's> {
     /// directly, but check exactly what the member-by-member API checks.
     #[inline]
     pub fn skip_value(&mut self) -> Result<Shape, JsonError> {
-        self.skip_ws();
-        let depth = self.state.frames.len();
-        let (end, shape) = self.skip_at(self.pos, depth)?;
-        self.pos = end;
+        let mut shape = Shape::default();
+        self.skip_value_into(&mut shape)?;
         Ok(shape)
     }
 
-    /// Skips the value starting at `pos` (no leading whitespace); returns the offset after it.
+    /// [`Self::skip_value`], absorbing the value's shape into `parent` (cheaper for a caller
+    /// that accumulates shapes: no `Shape` comes back inside a `Result`).
+    pub fn skip_value_into(&mut self, parent: &mut Shape) -> Result<(), JsonError> {
+        self.skip_ws();
+        let depth = self.state.frames.len();
+        self.pos = self.skip_at(self.pos, depth, parent)?;
+        Ok(())
+    }
+
+    /// Skips the value starting at `pos` (no leading whitespace), absorbing its shape into
+    /// `parent`; returns the offset after it. (Offsets go out alone and shapes through `parent`:
+    /// a tuple inside the `Result` was returned through memory and reloaded at odd offsets,
+    /// which stalled every call.)
     #[inline(always)]
-    fn skip_at(&mut self, pos: usize, depth: usize) -> Result<(usize, Shape), JsonError> {
+    fn skip_at(&mut self, pos: usize, depth: usize, parent: &mut Shape) -> Result<usize, JsonError> {
         let buf = self.buf;
         match buf.get(pos) {
-            Some(b'"') => Ok((scan_string_body(buf, pos + 1)?.0 + 1, Shape::default())),
-            Some(b'{') => self.skip_object_at(pos, depth),
-            Some(b'[') => self.skip_array_at(pos, depth),
-            Some(b'-' | b'0'..=b'9') => Ok((number_end(buf, pos)?, Shape::default())),
-            Some(b't' | b'f' | b'n') => Ok((literal_end(buf, pos)?, Shape::default())),
+            Some(b'"') => Ok(scan_string_body(buf, pos + 1)?.0 + 1),
+            Some(b'{') => self.skip_object_at(pos, depth, parent),
+            Some(b'[') => self.skip_array_at(pos, depth, parent),
+            Some(b'-' | b'0'..=b'9') => number_end(buf, pos),
+            Some(b't' | b'f' | b'n') => literal_end(buf, pos),
             Some(_) => Err(JsonError::new(JsonErrorKind::UnexpectedByte, pos)),
             None => Err(JsonError::new(JsonErrorKind::UnexpectedEnd, pos)),
         }
     }
 
-    fn skip_object_at(&mut self, open: usize, depth: usize) -> Result<(usize, Shape), JsonError> {
+    fn skip_object_at(&mut self, open: usize, depth: usize, parent: &mut Shape) -> Result<usize, JsonError> {
         if depth >= self.max_depth {
             return Err(JsonError::new(JsonErrorKind::TooDeep, open));
         }
@@ -432,7 +432,8 @@ impl<'a, 's> Scanner<'a, 's> {
         let mut pos = skip_ws_at(buf, open + 1);
         if buf.get(pos) == Some(&b'}') {
             shape.object_depth = 1;
-            return Ok((pos + 1, shape));
+            parent.absorb(shape);
+            return Ok(pos + 1);
         }
         let serial = self.state.next_serial;
         self.state.next_serial = serial.wrapping_add(1);
@@ -447,8 +448,7 @@ impl<'a, 's> Scanner<'a, 's> {
             }
             keys += 1;
             pos = after_colon(buf, key.quote_end)?;
-            let (after, child) = self.skip_at(pos, depth + 1)?;
-            shape.absorb(child);
+            let after = self.skip_at(pos, depth + 1, &mut shape)?;
             pos = skip_ws_at(buf, after);
             match buf.get(pos) {
                 Some(b',') => pos = skip_ws_at(buf, pos + 1),
@@ -460,10 +460,11 @@ impl<'a, 's> Scanner<'a, 's> {
         self.state.keys.truncate(frame.keys_start);
         shape.object_depth += 1;
         shape.max_keys = shape.max_keys.max(keys);
-        Ok((end, shape))
+        parent.absorb(shape);
+        Ok(end)
     }
 
-    fn skip_array_at(&mut self, open: usize, depth: usize) -> Result<(usize, Shape), JsonError> {
+    fn skip_array_at(&mut self, open: usize, depth: usize, parent: &mut Shape) -> Result<usize, JsonError> {
         if depth >= self.max_depth {
             return Err(JsonError::new(JsonErrorKind::TooDeep, open));
         }
@@ -471,12 +472,12 @@ impl<'a, 's> Scanner<'a, 's> {
         let mut shape = Shape::default();
         let mut pos = skip_ws_at(buf, open + 1);
         if buf.get(pos) == Some(&b']') {
-            return Ok((pos + 1, shape));
+            parent.absorb(shape);
+            return Ok(pos + 1);
         }
         let mut len = 0u32;
         let end = loop {
-            let (after, child) = self.skip_at(pos, depth + 1)?;
-            shape.absorb(child);
+            let after = self.skip_at(pos, depth + 1, &mut shape)?;
             len += 1;
             pos = skip_ws_at(buf, after);
             match buf.get(pos) {
@@ -487,7 +488,8 @@ impl<'a, 's> Scanner<'a, 's> {
             }
         };
         shape.max_len = shape.max_len.max(len);
-        Ok((end, shape))
+        parent.absorb(shape);
+        Ok(end)
     }
 
     /// Checks that nothing but whitespace follows the document.
@@ -499,6 +501,13 @@ impl<'a, 's> Scanner<'a, 's> {
             Err(self.err(JsonErrorKind::TrailingCharacters))
         }
     }
+}
+
+/// Decodes again the key whose body starts at `start` (a key the scanner accepted earlier).
+fn decode_key_again(buf: &[u8], start: usize, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    let (end, _) = scan_string_body(buf, start)?;
+    out.clear();
+    decode_string_into(buf, start, end, out)
 }
 
 /// The offset after the number starting at `start`, validating JSON's grammar.

@@ -326,7 +326,7 @@ impl Walker<'_> {
             }
             Decision::Keep => {
                 self.audit_record("kept");
-                shape.absorb(sc.skip_value()?);
+                sc.skip_value_into(shape)?;
                 splice.extend_run(member.start, sc.pos());
             }
             Decision::Remove | Decision::Deny | Decision::IdentifierInKey => {
