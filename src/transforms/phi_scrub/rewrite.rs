@@ -251,7 +251,7 @@ impl Walker<'_> {
         sc: &mut Scanner<'_, '_>,
         set: Range<usize>,
         allowed: bool,
-        reserved: &[Box<[u8]>],
+        reserved: &[(u64, Box<[u8]>)],
         out: &mut Vec<u8>,
     ) -> Result<Written, JsonError> {
         let buf = sc.buf();
@@ -266,7 +266,7 @@ impl Walker<'_> {
             let kind = sc.peek_kind()?;
             let key_bytes = sc.key_bytes(key);
             self.audit_push(key_bytes);
-            if reserved.iter().any(|r| **r == *key_bytes) {
+            if reserved.iter().any(|(fp, r)| *fp == key.fingerprint && **r == *key_bytes) {
                 splice.flush(buf, out);
                 sc.skip_value()?;
                 self.counts.removed += 1;
@@ -767,17 +767,79 @@ pub(crate) fn hash_text(
     lowercase: bool,
 ) -> [u8; crate::pseudonym::HEX_LEN] {
     if lowercase {
-        if text.is_ascii() {
-            text.make_ascii_lowercase();
-        } else {
-            let lowered = String::from_utf8_lossy(text).to_lowercase();
-            text.clear();
-            text.extend_from_slice(lowered.as_bytes());
+        lowercase_in_place(text);
+    }
+    let bytes = if trim { trim_unicode_whitespace(text) } else { text.as_slice() };
+    pseudonymizer.hash_hex(bytes)
+}
+
+/// `str::to_lowercase`, in place. Without a capital sigma (whose lowercase depends on its
+/// neighbours) that is each character's own lowercase, written without a new `String`.
+fn lowercase_in_place(text: &mut Vec<u8>) {
+    if text.is_ascii() {
+        text.make_ascii_lowercase();
+        return;
+    }
+    let Ok(decoded) = std::str::from_utf8(text) else {
+        // Not reachable (decoded JSON strings are UTF-8); lossy rather than a panic.
+        let lowered = String::from_utf8_lossy(text).to_lowercase();
+        *text = lowered.into_bytes();
+        return;
+    };
+    let mut lowered = [0u8; 256];
+    if decoded.contains('\u{03a3}') || decoded.len() > lowered.len() / 3 {
+        *text = decoded.to_lowercase().into_bytes();
+        return;
+    }
+    // A character's lowercase is at most three times its UTF-8 length (U+0130 becomes 3 bytes).
+    let mut len = 0;
+    for c in decoded.chars().flat_map(char::to_lowercase) {
+        len += c.encode_utf8(&mut lowered[len..]).len();
+    }
+    text.clear();
+    text.extend_from_slice(&lowered[..len]);
+}
+
+/// `str::trim` on UTF-8 bytes: ASCII edges are settled without decoding; a non-ASCII edge (which
+/// may be Unicode whitespace such as U+00A0) goes through `str::trim`.
+fn trim_unicode_whitespace(text: &[u8]) -> &[u8] {
+    let is_ascii_space = |b: &u8| b.is_ascii() && char::from(*b).is_whitespace();
+    let start = text.iter().position(|b| !is_ascii_space(b)).unwrap_or(text.len());
+    let end = text.iter().rposition(|b| !is_ascii_space(b)).map_or(start, |i| i + 1);
+    let inner = &text[start..end];
+    match (inner.first(), inner.last()) {
+        (Some(first), Some(last)) if !first.is_ascii() || !last.is_ascii() => {
+            std::str::from_utf8(inner).map(|s| s.trim().as_bytes()).unwrap_or(inner)
+        }
+        _ => inner,
+    }
+}
+
+#[cfg(test)]
+mod normalise_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn lowercase_and_trim_match_the_standard_library_on_edge_cases() {
+        for s in
+            ["  A@B.COM ", "\u{a0}José@X.org\u{3000}", "ΣΑΣ Σ", "İstanbul", "\u{212a}elvin", "\u{b}x\u{c}", "", " "]
+        {
+            let mut text = s.as_bytes().to_vec();
+            lowercase_in_place(&mut text);
+            assert_eq!(text, s.to_lowercase().as_bytes(), "{s:?}");
+            assert_eq!(trim_unicode_whitespace(s.as_bytes()), s.trim().as_bytes(), "{s:?}");
         }
     }
-    let mut bytes: &[u8] = text;
-    if trim {
-        bytes = std::str::from_utf8(bytes).map(|s| s.trim().as_bytes()).unwrap_or(bytes);
+
+    proptest! {
+        #[test]
+        fn lowercase_and_trim_match_the_standard_library(s in "\\PC{0,40}|[ \u{a0}\u{85}\t]{0,3}[a-zA-ZΣİ\u{212a}]{0,20}[ \u{a0}\u{2003}]{0,3}") {
+            let mut text = s.as_bytes().to_vec();
+            lowercase_in_place(&mut text);
+            let expected = s.to_lowercase();
+            prop_assert_eq!(&text, expected.as_bytes());
+            prop_assert_eq!(trim_unicode_whitespace(s.as_bytes()), s.trim().as_bytes());
+        }
     }
-    pseudonymizer.hash_hex(bytes)
 }

@@ -106,7 +106,8 @@ pub(crate) struct MixpanelShape {
     page_names: PageNaming,
     time_unit_ms: i64,
     includes: Vec<Include>,
-    reserved: Vec<Box<[u8]>>,
+    /// Keys removed from `properties` whatever the policy, with their fingerprints.
+    reserved: Vec<(u64, Box<[u8]>)>,
     properties: Vec<u8>,
     captures: Vec<u8>,
     name: String,
@@ -141,11 +142,12 @@ impl MixpanelShape {
         }
         let mut token_json = Vec::new();
         write_escaped_str(&mut token_json, token);
-        let mut reserved: Vec<Box<[u8]>> = RESERVED_INPUT_KEYS.iter().map(|k| Box::from(*k)).collect();
+        let mut reserved: Vec<(u64, Box<[u8]>)> =
+            RESERVED_INPUT_KEYS.iter().map(|k| (fingerprint(k), Box::from(*k))).collect();
         let mut includes = Vec::new();
         for (name, source) in &config.properties_from {
             includes.push(compile_include(name, source)?);
-            reserved.push(name.as_bytes().into());
+            reserved.push((fingerprint(name.as_bytes()), name.as_bytes().into()));
         }
         refuse_nested_includes(&includes)?;
         Ok(Self {
