@@ -792,9 +792,20 @@ fn lowercase_in_place(text: &mut Vec<u8>) {
         return;
     }
     // A character's lowercase is at most three times its UTF-8 length (U+0130 becomes 3 bytes).
+    // ASCII runs are lowered byte by byte; only the other characters go through the tables.
     let mut len = 0;
-    for c in decoded.chars().flat_map(char::to_lowercase) {
-        len += c.encode_utf8(&mut lowered[len..]).len();
+    let mut rest = decoded;
+    loop {
+        let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        for (slot, b) in lowered[len..len + ascii].iter_mut().zip(rest.bytes()) {
+            *slot = b.to_ascii_lowercase();
+        }
+        len += ascii;
+        let Some(c) = rest[ascii..].chars().next() else { break };
+        for lower in c.to_lowercase() {
+            len += lower.encode_utf8(&mut lowered[len..]).len();
+        }
+        rest = &rest[ascii + c.len_utf8()..];
     }
     text.clear();
     text.extend_from_slice(&lowered[..len]);
