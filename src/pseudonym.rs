@@ -129,7 +129,18 @@ pub struct Pseudonymizer {
     /// Keyed SipHash-2-4 (128-bit output) for `$insert_id`s, whatever `algorithm` is: an id
     /// only needs to be keyed, stable and collision-free, and SipHash costs a fifth of the
     /// HMAC-SHA256 it replaced (BLAKE3 measured slower than both on one short block).
-    insert_ids: SipHasher24,
+    insert_ids: InsertIdHasher,
+}
+
+/// The keyed SipHash state behind `$insert_id`s. A newtype because `SipHasher24`'s own `Debug`
+/// prints its key.
+#[derive(Clone)]
+struct InsertIdHasher(SipHasher24);
+
+impl fmt::Debug for InsertIdHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InsertIdHasher([redacted])")
+    }
 }
 
 impl fmt::Debug for Pseudonymizer {
@@ -157,7 +168,7 @@ impl Pseudonymizer {
         let derived = Zeroizing::new(blake3::derive_key(INSERT_ID_KEY_CONTEXT, key.expose()));
         let mut insert_id_key = Zeroizing::new([0u8; 16]);
         insert_id_key.copy_from_slice(&derived[..16]);
-        Ok(Self { state, insert_ids: SipHasher24::new_with_key(&insert_id_key) })
+        Ok(Self { state, insert_ids: InsertIdHasher(SipHasher24::new_with_key(&insert_id_key)) })
     }
 
     /// The algorithm in use.
@@ -185,7 +196,7 @@ impl Pseudonymizer {
     /// of `parts` (no separator is added) under the first 16 bytes of
     /// `blake3::derive_key(INSERT_ID_KEY_CONTEXT, key)`.
     pub fn insert_id_digest(&self, parts: &[&[u8]]) -> [u8; 16] {
-        let mut h = self.insert_ids;
+        let mut h = self.insert_ids.0;
         for part in parts {
             h.write(part);
         }
@@ -245,6 +256,13 @@ mod tests {
         }
         let other = Pseudonymizer::new(Algorithm::HmacSha256, &SecretBytes::new(b"another-key-0123456789".to_vec()));
         assert_ne!(other.unwrap().insert_id_digest(&[b"ab"]), expected, "the id depends on the key");
+    }
+
+    #[test]
+    fn insert_id_hasher_debug_prints_no_key() {
+        let p = pseudo(Algorithm::HmacSha256);
+        assert_eq!(format!("{:?}", p.insert_ids), "InsertIdHasher([redacted])");
+        assert!(!format!("{p:?}").contains("k0"), "{p:?}");
     }
 
     #[test]
