@@ -86,6 +86,9 @@ struct Node {
     has_rules_below: bool,
     /// Whether a rule that keeps something (all but `drop`) can match below this node.
     keeps_below: bool,
+    /// Only exact-key edges, to children with no `**` of their own: a key leads to exactly its
+    /// child, or to nothing (see [`Policy::simple_keys`]).
+    simple: bool,
 }
 
 /// A policy compiled into a tree of path segments.
@@ -207,6 +210,12 @@ impl Policy {
             self.nodes[id].has_rules_below = rules;
             self.nodes[id].keeps_below = keeps;
         }
+        for id in 0..self.nodes.len() {
+            let n = &self.nodes[id];
+            let plain_edges = n.normalised_keys.is_empty() && n.any_key.is_none() && !n.recursive;
+            let simple = plain_edges && n.keys.children().all(|c| self.nodes[c as usize].any_depth.is_none());
+            self.nodes[id].simple = simple;
+        }
         for n in &mut self.nodes {
             n.keys.build_index();
             n.normalised_keys.build_index();
@@ -223,6 +232,18 @@ impl Policy {
         let start = sets.len();
         self.push_closure(ROOT, sets, start);
         start..sets.len()
+    }
+
+    /// When `set` is a single node whose keys lead to exactly one child each and nothing else
+    /// (no wildcard, `**`, recursive or normalised-key edge), that node's key table: the set a
+    /// key reaches is then `[table.find(key)]` or empty, which is what [`Self::step`] would
+    /// push, without pushing it.
+    #[inline]
+    pub(crate) fn simple_keys(&self, set: &[NodeId]) -> Option<&KeyTable> {
+        match set {
+            [id] if self.nodes[*id as usize].simple => Some(&self.nodes[*id as usize].keys),
+            _ => None,
+        }
     }
 
     /// Pushes the set reached from `sets[from]` by the key `key` (whose [`fingerprint`] is

@@ -262,6 +262,10 @@ impl Walker<'_> {
         let mut splice = Splice::new();
         let mut shape = Shape::default();
         let mut modified = false;
+        // Without auditing or detectors (both look at every member), a simple node's members
+        // can be decided by one table lookup.
+        let fast = self.audit.is_none() && self.rules.detectors.is_empty();
+        let simple = if fast { self.policy.simple_keys(&self.sets[set.clone()]) } else { None };
         while let Some(key) = sc.next_key()? {
             let kind = sc.peek_kind()?;
             let key_bytes = sc.key_bytes(key);
@@ -274,6 +278,24 @@ impl Walker<'_> {
                 self.audit_record("removed: a key Mixpanel reserves");
                 self.audit_pop();
                 continue;
+            }
+            if let Some(table) = simple {
+                // The usual member of a simple node: kept or removed as it is, decided from its
+                // one child without building the set (anything else takes the general path).
+                let child = table.find(key_bytes, key.fingerprint);
+                let decision = self.decide(child.as_slice(), allowed, kind, true);
+                if matches!(decision, Decision::Keep) {
+                    sc.skip_value_into(&mut shape)?;
+                    splice.extend_run(key.quote_start, sc.pos());
+                    continue;
+                }
+                if matches!(decision, Decision::Remove | Decision::Deny) {
+                    splice.flush(buf, out);
+                    sc.skip_value()?;
+                    self.counts.removed += 1;
+                    modified = true;
+                    continue;
+                }
             }
             let child = if set.is_empty() {
                 set.clone()

@@ -444,3 +444,35 @@ fn mixpanel_properties_from_refuses_envelope_and_reserved_names() {
         assert!(PhiScrub::new(&config).is_err(), "{extra}");
     }
 }
+
+#[test]
+fn simple_node_fast_path_gives_the_general_paths_output() {
+    // Members of a node with only exact-key edges are decided by one lookup; auditing forces
+    // the general path, so both must write the same bytes and count the same removals.
+    let policies = [
+        r#"allow = ["properties.a", "properties.b"]
+           hash = [{ path = "properties.email", trim = true, lowercase = true }]
+           drop = ["properties.c"]"#,
+        r#"drop = ["properties.c", "context.ip"]
+           hash = ["userId"]"#,
+        r#"allow = ["properties.nested.a", "properties.b", "context"]
+           redact = ["properties.nested.r"]"#,
+        r#"allow = ["properties.**.a", "properties.b"]"#,
+        r#"allow = ["properties.*", "userId"]
+           drop = ["properties.c"]"#,
+    ];
+    let events = [
+        r#"{"userId":"u1","properties":{"a":1,"b":[1,{"x":2}],"c":"gone","d":"denied","email":" A@B.co ","nested":{"a":true,"r":"x","z":0}},"context":{"ip":"1.2.3.4","k":{"a":1}}}"#,
+        r#"{"properties":{},"context":{}}"#,
+        r#"{"properties":{"nested":{"a":{"a":{"b":1}}},"b":null,"a":"\u0041"},"other":[{"a":1}]}"#,
+    ];
+    for policy in policies {
+        for event in events {
+            let mut fast = build(policy);
+            let mut general = build(policy);
+            general.enable_audit();
+            assert_eq!(run(&mut fast, event), run(&mut general, event), "{policy} on {event}");
+            assert_eq!(fast.counters(), general.counters(), "{policy} on {event}");
+        }
+    }
+}
