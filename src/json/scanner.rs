@@ -516,11 +516,13 @@ fn number_end(buf: &[u8], start: usize) -> Result<usize, JsonError> {
     if buf.get(p) == Some(&b'-') {
         p += 1;
     }
+    let integer_start = p;
     match buf.get(p) {
         Some(b'0') => p += 1,
         Some(b'1'..=b'9') => p = skip_digits(buf, p),
         _ => return Err(JsonError::new(JsonErrorKind::InvalidNumber, p)),
     }
+    let integer_digits = p - integer_start;
     if buf.get(p) == Some(&b'.') {
         let digits = p + 1;
         p = skip_digits(buf, digits);
@@ -528,7 +530,8 @@ fn number_end(buf: &[u8], start: usize) -> Result<usize, JsonError> {
             return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
         }
     }
-    if matches!(buf.get(p), Some(b'e' | b'E')) {
+    let has_exponent = matches!(buf.get(p), Some(b'e' | b'E'));
+    if has_exponent {
         p += 1;
         if matches!(buf.get(p), Some(b'+' | b'-')) {
             p += 1;
@@ -542,7 +545,8 @@ fn number_end(buf: &[u8], start: usize) -> Result<usize, JsonError> {
     if matches!(buf.get(p), Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')) {
         return Err(JsonError::new(JsonErrorKind::InvalidNumber, p));
     }
-    if p - start > MAX_PLAIN_NUMBER_LEN && !fits_f64(&buf[start..p]) {
+    let may_overflow = has_exponent || integer_digits > MAX_FINITE_INTEGER_DIGITS;
+    if may_overflow && !fits_f64(&buf[start..p]) {
         return Err(JsonError::new(JsonErrorKind::NumberOutOfRange, start));
     }
     Ok(p)
@@ -588,9 +592,10 @@ fn after_colon(buf: &[u8], quote_end: usize) -> Result<usize, JsonError> {
     }
 }
 
-/// Numbers up to this many bytes cannot overflow a double (the shortest overflow, `1e309`, has
-/// five bytes), so only longer ones pay for a parse.
-const MAX_PLAIN_NUMBER_LEN: usize = 4;
+/// A number without an exponent and with at most this many integer digits is below 10^308,
+/// hence finite as a double (the largest is about 1.8e308): only numbers with an exponent or a
+/// longer integer part pay for a parse.
+const MAX_FINITE_INTEGER_DIGITS: usize = 308;
 
 /// Whether a number is finite as a double. JSON allows any size, but downstream parsers (serde,
 /// Mixpanel's) reject numbers that overflow, and one such event could fail a whole batch.
@@ -779,11 +784,15 @@ mod tests {
     fn long_but_finite_numbers_are_accepted_as_text() {
         assert!(validate(&format!("[{}]", "9".repeat(300))).is_ok());
         assert!(validate("[1e308, -2.5E-400, 123456789012345678901234567890]").is_ok());
+        // Around the 308-digit line that decides whether a number needs a parse.
+        assert!(validate(&format!("[{}.{}]", "9".repeat(308), "9".repeat(50))).is_ok());
+        assert!(validate(&format!("[1{}]", "0".repeat(308))).is_ok(), "1e308 written out is finite");
     }
 
     #[test]
     fn numbers_overflowing_a_double_are_rejected() {
-        for doc in ["[1e309]", "[-1E00010728713524295]", &format!("[{}]", "9".repeat(400))] {
+        let just_over = format!("[-{}]", "9".repeat(309));
+        for doc in ["[1e309]", "[-1E00010728713524295]", &format!("[{}]", "9".repeat(400)), &just_over] {
             assert_eq!(kind(doc), JsonErrorKind::NumberOutOfRange, "{doc}");
         }
     }
