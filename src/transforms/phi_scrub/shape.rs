@@ -128,8 +128,10 @@ const ENVELOPE_KEYS: &[&[u8]] = &[
     b"properties",
 ];
 
-const INSERT_ID_DOMAIN: &[u8] = b"phi-scrub $insert_id from messageId\0";
-const INSERT_ID_FALLBACK_DOMAIN: &[u8] = b"phi-scrub $insert_id from event bytes\0";
+/// Tags that keep ids made from a `messageId` apart from ids made from whole events (the id key
+/// itself is used for nothing else, so one byte suffices).
+const INSERT_ID_DOMAIN: &[u8] = b"m";
+const INSERT_ID_FALLBACK_DOMAIN: &[u8] = b"e";
 
 impl MixpanelShape {
     pub(crate) fn compile(config: &MixpanelConfig) -> Result<Self, BuildError> {
