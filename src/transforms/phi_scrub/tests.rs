@@ -460,6 +460,11 @@ fn simple_node_fast_path_gives_the_general_paths_output() {
         r#"allow = ["properties.**.a", "properties.b"]"#,
         r#"allow = ["properties.*", "userId"]
            drop = ["properties.c"]"#,
+        // A preset (its `**` rules put a recursive node in every set: the general path only).
+        r#"preset = "hipaa"
+           allow = ["properties"]"#,
+        r#"allow = ["**.a"]
+           drop = ["properties.c"]"#,
     ];
     let events = [
         r#"{"userId":"u1","properties":{"a":1,"b":[1,{"x":2}],"c":"gone","d":"denied","email":" A@B.co ","nested":{"a":true,"r":"x","z":0}},"context":{"ip":"1.2.3.4","k":{"a":1}}}"#,
