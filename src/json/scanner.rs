@@ -449,12 +449,9 @@ impl<'a, 's> Scanner<'a, 's> {
             keys += 1;
             pos = after_colon(buf, key.quote_end)?;
             let after = self.skip_at(pos, depth + 1, &mut shape)?;
-            pos = skip_ws_at(buf, after);
-            match buf.get(pos) {
-                Some(b',') => pos = skip_ws_at(buf, pos + 1),
-                Some(b'}') => break pos + 1,
-                Some(_) => return Err(JsonError::new(JsonErrorKind::UnexpectedByte, pos)),
-                None => return Err(JsonError::new(JsonErrorKind::UnexpectedEnd, pos)),
+            match after_item(buf, after, b'}')? {
+                AfterItem::Next(next) => pos = next,
+                AfterItem::Closed(end) => break end,
             }
         };
         self.state.keys.truncate(frame.keys_start);
@@ -479,12 +476,9 @@ impl<'a, 's> Scanner<'a, 's> {
         let end = loop {
             let after = self.skip_at(pos, depth + 1, &mut shape)?;
             len += 1;
-            pos = skip_ws_at(buf, after);
-            match buf.get(pos) {
-                Some(b',') => pos = skip_ws_at(buf, pos + 1),
-                Some(b']') => break pos + 1,
-                Some(_) => return Err(JsonError::new(JsonErrorKind::UnexpectedByte, pos)),
-                None => return Err(JsonError::new(JsonErrorKind::UnexpectedEnd, pos)),
+            match after_item(buf, after, b']')? {
+                AfterItem::Next(next) => pos = next,
+                AfterItem::Closed(end) => break end,
             }
         };
         shape.max_len = shape.max_len.max(len);
@@ -578,6 +572,26 @@ fn skip_ws_at(buf: &[u8], mut pos: usize) -> usize {
         pos += 1;
     }
     pos
+}
+
+/// What follows an item of a container.
+enum AfterItem {
+    /// A comma: the next item starts at this offset.
+    Next(usize),
+    /// The closing bracket: the container ends just before this offset.
+    Closed(usize),
+}
+
+/// Reads the separator after an item that ended at `after`, in a container closed by `close`.
+#[inline(always)]
+fn after_item(buf: &[u8], after: usize, close: u8) -> Result<AfterItem, JsonError> {
+    let pos = skip_ws_at(buf, after);
+    match buf.get(pos) {
+        Some(b',') => Ok(AfterItem::Next(skip_ws_at(buf, pos + 1))),
+        Some(&b) if b == close => Ok(AfterItem::Closed(pos + 1)),
+        Some(_) => Err(JsonError::new(JsonErrorKind::UnexpectedByte, pos)),
+        None => Err(JsonError::new(JsonErrorKind::UnexpectedEnd, pos)),
+    }
 }
 
 /// After a key's closing quote at `quote_end - 1`: the `:` and whitespace; returns the offset
