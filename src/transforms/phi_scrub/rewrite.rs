@@ -271,10 +271,7 @@ impl Walker<'_> {
             let key_bytes = sc.key_bytes(key);
             self.audit_push(key_bytes);
             if reserved.iter().any(|(fp, r)| *fp == key.fingerprint && **r == *key_bytes) {
-                splice.flush(buf, out);
-                sc.skip_value()?;
-                self.counts.removed += 1;
-                modified = true;
+                self.remove_member(sc, &mut splice, &mut modified, out)?;
                 self.audit_record("removed: a key Mixpanel reserves");
                 self.audit_pop();
                 continue;
@@ -285,15 +282,11 @@ impl Walker<'_> {
                 let child = table.find(key_bytes, key.fingerprint);
                 let decision = self.decide(child.as_slice(), allowed, kind, true);
                 if matches!(decision, Decision::Keep) {
-                    sc.skip_value_into(&mut shape)?;
-                    splice.extend_run(key.quote_start, sc.pos());
+                    keep_as_is(sc, key.quote_start, &mut splice, &mut shape)?;
                     continue;
                 }
                 if matches!(decision, Decision::Remove | Decision::Deny) {
-                    splice.flush(buf, out);
-                    sc.skip_value()?;
-                    self.counts.removed += 1;
-                    modified = true;
+                    self.remove_member(sc, &mut splice, &mut modified, out)?;
                     continue;
                 }
             }
@@ -319,6 +312,21 @@ impl Walker<'_> {
         shape.max_keys = shape.max_keys.max(splice.members);
         keep_verbatim_unless(modified, &buf[in_start..sc.pos()], out_start, out);
         Ok(Written { shape, members: splice.members, modified })
+    }
+
+    /// Removes the member or element at the scanner's position (its value is skipped).
+    fn remove_member(
+        &mut self,
+        sc: &mut Scanner<'_, '_>,
+        splice: &mut Splice,
+        modified: &mut bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), JsonError> {
+        splice.flush(sc.buf(), out);
+        sc.skip_value()?;
+        self.counts.removed += 1;
+        *modified = true;
+        Ok(())
     }
 
     /// Applies one decision to an object member or array element.
@@ -348,8 +356,7 @@ impl Walker<'_> {
             }
             Decision::Keep => {
                 self.audit_record("kept");
-                sc.skip_value_into(shape)?;
-                splice.extend_run(member.start, sc.pos());
+                keep_as_is(sc, member.start, splice, shape)?;
             }
             Decision::Remove | Decision::Deny | Decision::IdentifierInKey => {
                 self.audit_record(match decision {
@@ -357,10 +364,7 @@ impl Walker<'_> {
                     Decision::Deny => "denied (not allowed)",
                     _ => "removed: identifier in key",
                 });
-                splice.flush(buf, out);
-                sc.skip_value()?;
-                self.counts.removed += 1;
-                *modified = true;
+                self.remove_member(sc, splice, modified, out)?;
             }
             Decision::Replace(action) => {
                 splice.flush(buf, out);
@@ -769,6 +773,14 @@ fn rebuild_matches(
     }
     scratch.rebuilt.push_str(&text[from..]);
     true
+}
+
+/// Keeps the member or element that starts at `start` as it is: its value is skipped (and its
+/// shape absorbed) and its bytes join the run copied verbatim.
+fn keep_as_is(sc: &mut Scanner<'_, '_>, start: usize, splice: &mut Splice, shape: &mut Shape) -> Result<(), JsonError> {
+    sc.skip_value_into(shape)?;
+    splice.extend_run(start, sc.pos());
+    Ok(())
 }
 
 /// Replaces what was written since `out_start` by the input span when nothing changed, so an
