@@ -207,6 +207,28 @@ fn bench(c: &mut Criterion) {
             events.iter().filter(|e| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(e)).is_ok()).count()
         })
     });
+    // The SIMD-class parsers DESIGN.md points to, on the same events: sonic-rs validating without
+    // building anything, simd-json building its tape (it parses in place, so each event is copied
+    // into a reused buffer first, as the transform would have to).
+    group.bench_function("sonic_rs_ignored_any_validate", |b| {
+        b.iter(|| events.iter().filter(|e| sonic_rs::from_slice::<serde::de::IgnoredAny>(black_box(e)).is_ok()).count())
+    });
+    let mut simd_input = Vec::with_capacity(8192);
+    let mut simd_buffers = simd_json::Buffers::default();
+    let mut simd_tape = simd_json::Tape::null();
+    group.bench_function("simd_json_tape_reused_buffers", |b| {
+        b.iter(|| {
+            let mut ok = 0;
+            for e in &events {
+                simd_input.clear();
+                simd_input.extend_from_slice(black_box(e));
+                let mut tape = std::mem::replace(&mut simd_tape, simd_json::Tape::null()).reset();
+                ok += usize::from(simd_json::fill_tape(&mut simd_input, &mut simd_buffers, &mut tape).is_ok());
+                simd_tape = tape.reset();
+            }
+            ok
+        })
+    });
     let mut untouched = build("drop = [\"no.such.field\"]", false);
     group.bench_function("phi_scrub_validate_and_copy_no_rules", |b| {
         b.iter(|| events.iter().filter(|e| untouched.rewrite(black_box(e)).is_ok()).count())
