@@ -807,42 +807,53 @@ pub(crate) fn hash_text(
     pseudonymizer.hash_hex(bytes)
 }
 
-/// `str::to_lowercase`, in place. Without a capital sigma (whose lowercase depends on its
-/// neighbours) that is each character's own lowercase, written without a new `String`.
+/// `str::to_lowercase`, in place. Characters whose lowercase is one character of the same UTF-8
+/// width (ASCII, and most letters with accents: `Ó` and `ó` are both two bytes) are rewritten
+/// where they stand; at the first other character (a capital sigma, whose lowercase depends on
+/// its neighbours, or one whose lowercase changes length, such as `İ`) the rest goes through
+/// `str::to_lowercase` (lowering the prefix again changes nothing).
 fn lowercase_in_place(text: &mut Vec<u8>) {
-    if text.is_ascii() {
-        text.make_ascii_lowercase();
-        return;
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        if b.is_ascii() {
+            text[i] = b.to_ascii_lowercase();
+            i += 1;
+            continue;
+        }
+        match lower_same_width(&text[i..]) {
+            Some((lower, width)) => {
+                lower.encode_utf8(&mut text[i..i + width]);
+                i += width;
+            }
+            None => return lowercase_whole(text),
+        }
     }
-    let Ok(decoded) = std::str::from_utf8(text) else {
-        // Not reachable (decoded JSON strings are UTF-8); lossy rather than a panic.
-        let lowered = String::from_utf8_lossy(text).to_lowercase();
-        *text = lowered.into_bytes();
-        return;
+}
+
+/// The lowercase of the non-ASCII character at the start of `bytes`, when it is one character
+/// of the same UTF-8 width and not a capital sigma; with that width.
+#[inline]
+fn lower_same_width(bytes: &[u8]) -> Option<(char, usize)> {
+    let width = match bytes[0] {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => return None,
     };
-    let mut lowered = [0u8; 256];
-    if decoded.contains('\u{03a3}') || decoded.len() > lowered.len() / 3 {
-        *text = decoded.to_lowercase().into_bytes();
-        return;
+    let c = std::str::from_utf8(bytes.get(..width)?).ok()?.chars().next()?;
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) if c != '\u{03a3}' && l.len_utf8() == width => Some((l, width)),
+        _ => None,
     }
-    // A character's lowercase is at most three times its UTF-8 length (U+0130 becomes 3 bytes).
-    // ASCII runs are lowered byte by byte; only the other characters go through the tables.
-    let mut len = 0;
-    let mut rest = decoded;
-    loop {
-        let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
-        for (slot, b) in lowered[len..len + ascii].iter_mut().zip(rest.bytes()) {
-            *slot = b.to_ascii_lowercase();
-        }
-        len += ascii;
-        let Some(c) = rest[ascii..].chars().next() else { break };
-        for lower in c.to_lowercase() {
-            len += lower.encode_utf8(&mut lowered[len..]).len();
-        }
-        rest = &rest[ascii + c.len_utf8()..];
-    }
-    text.clear();
-    text.extend_from_slice(&lowered[..len]);
+}
+
+/// `str::to_lowercase` of the whole text, through a new `String`.
+#[cold]
+fn lowercase_whole(text: &mut Vec<u8>) {
+    // Decoded JSON strings are UTF-8; lossy rather than a panic if that ever broke.
+    let lowered = String::from_utf8_lossy(text).to_lowercase();
+    *text = lowered.into_bytes();
 }
 
 /// `str::trim` on UTF-8 bytes: ASCII edges are settled without decoding; a non-ASCII edge (which
