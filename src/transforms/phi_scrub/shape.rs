@@ -196,7 +196,9 @@ impl MixpanelShape {
                 walker.write_plain_string_detected(&buf[span.start..span.end], out);
             }
             EventName::Raw(span) if walker.detecting() => {
-                decode_into(buf, span, walker.text)?;
+                // An escaped name (the plain one is handled above): decoded into the walker's text.
+                walker.text.clear();
+                decode_string_into(buf, span.start + 1, span.end - 1, walker.text)?;
                 walker.write_text_detected(out);
             }
             EventName::Built if walker.detecting() => {
@@ -406,8 +408,7 @@ impl MixpanelShape {
     fn event_name(&mut self, env: &Envelope, buf: &[u8], text: &mut Vec<u8>) -> Result<EventName, DropReason> {
         let kind = match env.kind {
             Some(span) => {
-                decode_into(buf, span, text)?;
-                match text.as_slice() {
+                match decoded(buf, span, text)? {
                     b"track" => CallType::Track,
                     b"page" => CallType::Page,
                     b"screen" => CallType::Screen,
@@ -434,9 +435,9 @@ impl MixpanelShape {
         self.name.clear();
         match label {
             Some(span) if span.end - span.start > 2 => {
-                decode_into(buf, span, text)?;
+                let label = decoded(buf, span, text)?;
                 self.name.push_str("Viewed ");
-                self.name.push_str(&String::from_utf8_lossy(text));
+                self.name.push_str(&String::from_utf8_lossy(label));
                 self.name.push(' ');
                 self.name.push_str(noun);
             }
@@ -505,25 +506,26 @@ fn read_scalar(sc: &mut Scanner<'_, '_>, kind: ValueKind, numbers_ok: bool) -> R
     }
 }
 
-/// Decodes a span's text (a string without its quotes, or a number's text) into `text`.
-fn decode_into(buf: &[u8], span: Span, text: &mut Vec<u8>) -> Result<(), JsonError> {
-    text.clear();
+/// A span's text (a string without its quotes, or a number's text): borrowed from `buf`, or
+/// decoded into `text` when the string has escapes.
+fn decoded<'a>(buf: &'a [u8], span: Span, text: &'a mut Vec<u8>) -> Result<&'a [u8], JsonError> {
     if !span.string {
-        text.extend_from_slice(&buf[span.start..span.end]);
-    } else if span.escaped {
-        decode_string_into(buf, span.start + 1, span.end - 1, text)?;
-    } else {
-        text.extend_from_slice(&buf[span.start + 1..span.end - 1]);
+        return Ok(&buf[span.start..span.end]);
     }
-    Ok(())
+    if !span.escaped {
+        return Ok(&buf[span.start + 1..span.end - 1]);
+    }
+    text.clear();
+    decode_string_into(buf, span.start + 1, span.end - 1, text)?;
+    Ok(text)
 }
 
 /// The keyed hash of `userId`, or of `anonymousId` when `userId` is absent or a placeholder.
 fn distinct_id(env: &Envelope, buf: &[u8], walker: &mut Walker<'_>) -> Result<[u8; 64], DropReason> {
     for span in [env.user_id, env.anonymous_id].into_iter().flatten() {
-        decode_into(buf, span, walker.text)?;
-        if mixpanel::is_usable_distinct_id(walker.text) {
-            return Ok(walker.pseudonymizer.hash_hex(walker.text));
+        let id = decoded(buf, span, walker.text)?;
+        if mixpanel::is_usable_distinct_id(id) {
+            return Ok(walker.pseudonymizer.hash_hex(id));
         }
     }
     Err(DropReason::MissingDistinctId)
@@ -536,8 +538,7 @@ fn event_time(
     clock: &mut mixpanel::RecentClock,
 ) -> Result<i64, DropReason> {
     let span = env.timestamp.or(env.original_timestamp).ok_or(DropReason::MissingTimestamp)?;
-    decode_into(buf, span, text)?;
-    let parsed = std::str::from_utf8(text).ok().and_then(mixpanel::parse_timestamp_ms);
+    let parsed = std::str::from_utf8(decoded(buf, span, text)?).ok().and_then(mixpanel::parse_timestamp_ms);
     let time_ms = parsed.ok_or(DropReason::BadTimestamp)?;
     if !clock.time_in_range(time_ms) {
         return Err(DropReason::TimestampOutOfRange);
@@ -555,8 +556,8 @@ fn insert_id(
 ) -> Result<[u8; mixpanel::INSERT_ID_HEX_LEN], DropReason> {
     let digest = match env.message_id.filter(|s| s.end - s.start > 2) {
         Some(span) => {
-            decode_into(buf, span, walker.text)?;
-            walker.pseudonymizer.insert_id_digest(&[INSERT_ID_DOMAIN, walker.text])
+            let message_id = decoded(buf, span, walker.text)?;
+            walker.pseudonymizer.insert_id_digest(&[INSERT_ID_DOMAIN, message_id])
         }
         None => walker.pseudonymizer.insert_id_digest(&[INSERT_ID_FALLBACK_DOMAIN, payload]),
     };
