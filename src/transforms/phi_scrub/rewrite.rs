@@ -841,9 +841,24 @@ fn lower_same_width(bytes: &[u8]) -> Option<(char, usize)> {
         _ => return None,
     };
     let c = std::str::from_utf8(bytes.get(..width)?).ok()?.chars().next()?;
+    if let Some(lower) = latin1_lowercase(c) {
+        return Some((lower, width));
+    }
     let mut lower = c.to_lowercase();
     match (lower.next(), lower.next()) {
         (Some(l), None) if c != '\u{03a3}' && l.len_utf8() == width => Some((l, width)),
+        _ => None,
+    }
+}
+
+/// The lowercase of a Latin-1 Supplement character (U+0080 to U+00FF: the accented letters of
+/// most European names), without `char::to_lowercase`'s table search: `À` to `Þ` except `×`
+/// move up by 0x20, the rest are their own lowercase. `None` outside the block.
+#[inline]
+fn latin1_lowercase(c: char) -> Option<char> {
+    match c {
+        '\u{c0}'..='\u{de}' if c != '\u{d7}' => char::from_u32(u32::from(c) + 0x20),
+        '\u{80}'..='\u{ff}' => Some(c),
         _ => None,
     }
 }
@@ -886,6 +901,15 @@ mod normalise_tests {
             assert_eq!(text, s.to_lowercase().as_bytes(), "{s:?}");
             assert_eq!(trim_unicode_whitespace(s.as_bytes()), s.trim().as_bytes(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn latin1_lowercase_matches_the_standard_library() {
+        for c in (0x80..=0xff).filter_map(char::from_u32) {
+            assert_eq!(latin1_lowercase(c).map(String::from), Some(c.to_lowercase().collect::<String>()), "{c:?}");
+        }
+        assert_eq!(latin1_lowercase('a'), None);
+        assert_eq!(latin1_lowercase('\u{100}'), None);
     }
 
     proptest! {

@@ -407,14 +407,12 @@ impl MixpanelShape {
 
     fn event_name(&mut self, env: &Envelope, buf: &[u8], text: &mut Vec<u8>) -> Result<EventName, DropReason> {
         let kind = match env.kind {
-            Some(span) => {
-                match decoded(buf, span, text)? {
-                    b"track" => CallType::Track,
-                    b"page" => CallType::Page,
-                    b"screen" => CallType::Screen,
-                    _ => return Err(DropReason::UnsupportedType),
-                }
-            }
+            Some(span) => match decoded(buf, span, text)? {
+                b"track" => CallType::Track,
+                b"page" => CallType::Page,
+                b"screen" => CallType::Screen,
+                _ => return Err(DropReason::UnsupportedType),
+            },
             None => CallType::Track,
         };
         let (noun, fallback) = match kind {
