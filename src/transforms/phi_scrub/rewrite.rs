@@ -281,13 +281,28 @@ impl Walker<'_> {
                 // one child without building the set (anything else takes the general path).
                 let child = table.find(key_bytes, key.fingerprint);
                 let decision = self.decide(child.as_slice(), allowed, kind, true);
-                if matches!(decision, Decision::Keep) {
-                    keep_as_is(sc, key.quote_start, &mut splice, &mut shape)?;
-                    continue;
-                }
-                if matches!(decision, Decision::Remove | Decision::Deny) {
-                    self.remove_member(sc, &mut splice, &mut modified, out)?;
-                    continue;
+                match decision {
+                    Decision::Keep => {
+                        keep_as_is(sc, key.quote_start, &mut splice, &mut shape)?;
+                        continue;
+                    }
+                    Decision::Remove | Decision::Deny => {
+                        self.remove_member(sc, &mut splice, &mut modified, out)?;
+                        continue;
+                    }
+                    Decision::Replace(_) => {
+                        // A replaced value needs no set below it, and without detectors no key
+                        // is taken for an identifier.
+                        let member = Member {
+                            start: key.quote_start,
+                            key_raw: Some(&buf[key.quote_start..key.quote_end]),
+                            kind,
+                        };
+                        let no_set = set.end..set.end;
+                        self.member(sc, decision, no_set, member, &mut splice, &mut shape, &mut modified, out)?;
+                        continue;
+                    }
+                    _ => {}
                 }
             }
             let child = if set.is_empty() {
