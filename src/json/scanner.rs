@@ -180,7 +180,8 @@ impl<'a, 's> Scanner<'a, 's> {
 
     fn push_frame(&mut self) -> Result<(), JsonError> {
         if self.state.frames.len() >= self.max_depth {
-            return Err(self.err(JsonErrorKind::TooDeep));
+            // At the bracket just consumed, as the skip path reports it.
+            return Err(JsonError::new(JsonErrorKind::TooDeep, self.pos - 1));
         }
         let serial = self.state.next_serial;
         self.state.next_serial = serial.wrapping_add(1);
@@ -856,6 +857,16 @@ mod tests {
         assert_eq!(kind(&doc), JsonErrorKind::TooDeep);
         let ok = format!("{}{}", "[".repeat(32), "]".repeat(32));
         assert!(validate(&ok).is_ok());
+    }
+
+    #[test]
+    fn too_deep_points_at_the_bracket_whether_walked_or_skipped() {
+        let doc = format!("{}{}", "[".repeat(33), "]".repeat(33));
+        assert_eq!(validate(&doc).unwrap_err().offset, 32, "skip path");
+        let mut state = ScanState::default();
+        let mut sc = Scanner::new(doc.as_bytes(), &mut state, 32).unwrap();
+        let walked = (0..33).map(|_| sc.begin_array()).find_map(Result::err).expect("the 33rd level is refused");
+        assert_eq!((walked.kind, walked.offset), (JsonErrorKind::TooDeep, 32), "walker path");
     }
 
     #[test]
