@@ -9,7 +9,7 @@ use serde_json::Value;
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{proc_kib, recent_timestamp, run_phi, sigterm, temp_dir, Emulator, PHI};
+use procs::{mixpanel_import_sink, proc_kib, recent_timestamp, run_phi, sigterm, temp_dir, Emulator, PHI};
 
 const KEY: &str = "http-sink-test-key-0123456789abcdef";
 
@@ -36,31 +36,17 @@ token = "test-token"
     } else {
         ("in", "")
     };
-    let config = format!(
-        r#"
-[sources.in]
-type = "stdin"
-{phi}
-[sinks.mixpanel]
-type = "http"
-inputs = ["{inputs}"]
-preset = "mixpanel_import"
-uri = "http://{address}"
-project_id = "12345"
-auth.strategy = "basic"
-auth.user = "svc-user"
-auth.password = "{password}"
-batch.timeout_secs = 0.05
+    let settings = format!(
+        "batch.timeout_secs = 0.05
 request.retry_attempts = 50
 request.retry_initial_backoff_secs = 0.01
 request.retry_max_backoff_secs = 0.05
 request.timeout_secs = 2
-dead_letter.path = "{dead}"
-{extra}
-"#,
-        address = emulator.address,
-        dead = dir.join("dead.ndjson").display(),
+{extra}"
     );
+    let dead = dir.join("dead.ndjson");
+    let sink = mixpanel_import_sink(inputs, &emulator.address, password, &dead.display().to_string(), &settings);
+    let config = format!("[sources.in]\ntype = \"stdin\"\n{phi}{sink}");
     let config = if extra.contains("batch.max_events") { config } else { config + "batch.max_events = 50\n" };
     let config = if extra.contains("request.concurrency") { config } else { config + "request.concurrency = 4\n" };
     let path = dir.join("pipeline.toml");

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{free_port, proc_kib, wait_listening, Emulator, PHI};
+use procs::{free_port, mixpanel_import_sink, proc_kib, wait_listening, Emulator, PHI};
 
 const KEY: &str = "load-test-key-0123456789abcdef0123";
 const PER_REQUEST: usize = 100;
@@ -63,24 +63,19 @@ allow = ["properties.specialty"]
 hash = ["userId"]
 [transforms.phi.mixpanel]
 token = "test-token"
-[sinks.mixpanel]
-type = "http"
-inputs = ["phi"]
-preset = "mixpanel_import"
-uri = "http://127.0.0.1:{emulator_port}"
-project_id = "12345"
-auth.strategy = "basic"
-auth.user = "svc-user"
-auth.password = "svc-secret"
-request.concurrency = 8
+{sink}"#,
+        sink = mixpanel_import_sink(
+            "phi",
+            &format!("127.0.0.1:{emulator_port}"),
+            "svc-secret",
+            &dir.join("dead.ndjson").display().to_string(),
+            "request.concurrency = 8
 request.timeout_secs = 5
 request.retry_attempts = 1000
 request.retry_initial_backoff_secs = 0.01
 request.retry_max_backoff_secs = 0.2
-request.retry_max_duration_secs = 600
-dead_letter.path = "{dead}"
-"#,
-        dead = dir.join("dead.ndjson").display()
+request.retry_max_duration_secs = 600",
+        )
     );
     std::fs::write(dir.join("load.toml"), config).unwrap();
     let phi = Command::new(PHI)

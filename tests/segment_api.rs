@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{free_port, recent_timestamp, sigterm, temp_dir, wait_listening, Emulator, PHI};
+use procs::{free_port, mixpanel_import_sink, recent_timestamp, sigterm, temp_dir, wait_listening, Emulator, PHI};
 
 const KEY: &str = "segment-api-test-key-0123456789abcdef";
 const WRITE_KEY: &str = "wk-test-123";
@@ -182,21 +182,14 @@ fn acknowledged_import_config(
 type = "http_server"
 address = "127.0.0.1:{port}"
 acknowledgements = true
-{PHI_BLOCK}
-[sinks.mixpanel]
-type = "http"
-inputs = ["phi"]
-preset = "mixpanel_import"
-uri = "http://{address}"
-project_id = "12345"
-auth.strategy = "basic"
-auth.user = "svc-user"
-auth.password = "{password}"
-batch.timeout_secs = 0.05
-dead_letter.path = "{dead_letter}"
-{extra}
-"#,
-        address = emulator.address
+{PHI_BLOCK}{sink}"#,
+        sink = mixpanel_import_sink(
+            "phi",
+            &emulator.address,
+            password,
+            dead_letter,
+            &format!("batch.timeout_secs = 0.05\n{extra}")
+        )
     )
 }
 

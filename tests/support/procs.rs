@@ -111,3 +111,25 @@ pub fn recent_timestamp() -> String {
     let t = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
     t.format(&time::format_description::well_known::Rfc3339).unwrap()
 }
+
+/// The `[sinks.mixpanel]` block the delivery tests share: an `http` sink with the
+/// `mixpanel_import` preset, basic auth as `svc-user`, reading `inputs`, sending to `address`
+/// (`host:port`), with dead letters in `dead_letter`. `settings` adds the test's own lines
+/// (batching, retries, timeouts).
+pub fn mixpanel_import_sink(inputs: &str, address: &str, password: &str, dead_letter: &str, settings: &str) -> String {
+    format!(
+        r#"
+[sinks.mixpanel]
+type = "http"
+inputs = ["{inputs}"]
+preset = "mixpanel_import"
+uri = "http://{address}"
+project_id = "12345"
+auth.strategy = "basic"
+auth.user = "svc-user"
+auth.password = "{password}"
+dead_letter.path = "{dead_letter}"
+{settings}
+"#
+    )
+}
