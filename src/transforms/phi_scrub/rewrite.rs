@@ -277,8 +277,10 @@ impl Walker<'_> {
                 continue;
             }
             if let Some(table) = simple {
-                // The usual member of a simple node: kept or removed as it is, decided from its
-                // one child without building the set (anything else takes the general path).
+                // The usual member of a simple node: kept, removed or replaced as decided from
+                // its one child, without building the set (a container to walk takes the
+                // general path). `Member` is built only where needed: built before this branch
+                // it cost 2.5% on the Mixpanel job.
                 let child = table.find(key_bytes, key.fingerprint);
                 let decision = self.decide(child.as_slice(), allowed, kind, true);
                 match decision {
