@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use phi_scrub::audit::{render_table, Auditor};
-use phi_scrub::topology::PipelineConfig;
+use phi_scrub::config::PipelineConfig;
 use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
 
 /// PHI-safe event pipeline: scrub Segment events and reshape them for Mixpanel.
@@ -169,7 +169,7 @@ fn progress_bar() -> indicatif::ProgressBar {
 }
 
 fn run_tests(config: &PipelineConfig) -> ExitCode {
-    let results = match phi_scrub::topology::unit_tests::run(config) {
+    let results = match phi_scrub::config::unit_test::run(config) {
         Ok(results) => results,
         Err(e) => {
             eprintln!("phi-scrub: {e}");
@@ -209,7 +209,7 @@ fn run(config: PipelineConfig, grace: std::time::Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(phi_scrub::host::run(config, grace));
+    let result = runtime.block_on(phi_scrub::topology::run(config, grace));
     // A read of stdin may still be parked in a blocking thread after shutdown; do not wait for
     // it (everything read has been processed and flushed by now).
     runtime.shutdown_background();

@@ -4,9 +4,9 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use phi_scrub::config::PipelineConfig;
 use phi_scrub::event::Event;
 use phi_scrub::plugin::{FunctionTransform, OutputBuffer};
-use phi_scrub::topology::PipelineConfig;
 
 const KEY: &str = "hostile-test-key-0123456789abcdef";
 

@@ -4,14 +4,14 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use phi_scrub::topology::PipelineConfig;
+use phi_scrub::config::PipelineConfig;
 
 const SECRET: &str = "SECRET-VALUE-0123456789abcdef";
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     // The oracle is about expanded variables; a secret typed into the file itself is another
-    // matter (and syntax errors do not echo lines either: see topology::syntax_error).
+    // matter (and syntax errors do not echo lines either: see config::syntax_error).
     if text.contains(SECRET) {
         return;
     }

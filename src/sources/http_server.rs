@@ -30,8 +30,8 @@ use tokio::sync::watch;
 
 use super::segment::{prepare_batch, prepare_call, split_generic, BodyError};
 use crate::event::{AckGroup, Event};
+use crate::fanout::{Fanout, SendError};
 use crate::gzip::{gunzip_bounded, GunzipError};
-use crate::host::{Fanout, SendError};
 use crate::json::ScanState;
 use crate::metrics::{Metrics, Publisher};
 use crate::pseudonym::SecretBytes;

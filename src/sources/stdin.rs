@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio_util::codec::{AnyDelimiterCodec, Decoder};
 
 use crate::event::Event;
-use crate::host::Fanout;
+use crate::fanout::Fanout;
 use crate::metrics::{Metrics, Publisher};
 
 /// Default maximum line length: 1 MiB (Mixpanel refuses events of 1 MB and more anyway).

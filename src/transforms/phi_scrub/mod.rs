@@ -60,7 +60,7 @@ pub const OPTIONS: &[&str] = &[
 ];
 
 fn parse_config(table: toml::Table) -> Result<Box<dyn TransformConfig>, String> {
-    let config: PhiScrubConfig = table.try_into().map_err(|e: toml::de::Error| crate::topology::safe_message(&e))?;
+    let config: PhiScrubConfig = table.try_into().map_err(|e: toml::de::Error| crate::config::safe_message(&e))?;
     Ok(Box::new(config))
 }
 

@@ -1,7 +1,7 @@
 //! A Mixpanel ingestion stand-in for tests: `/import` and `/track` on loopback, behaving as
 //! Mixpanel documents, with injectable faults. Mixpanel itself cannot be reached from CI.
 //!
-//! Followed (see also `shared/MIXPANEL.md`):
+//! Followed:
 //! - docs.mixpanel.com/reference/import-events: Basic auth with a service account plus
 //!   `project_id`; JSON array or NDJSON body; `Content-Encoding: gzip`; at most 2000 events per
 //!   request; `strict=1` validates each event, ingests the valid ones and answers 400 with
@@ -35,8 +35,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::gzip::{gunzip_bounded, GunzipError};
-use crate::mixpanel;
+use phi_scrub::gzip::{gunzip_bounded, GunzipError};
+use phi_scrub::mixpanel;
 
 /// How the emulator behaves.
 #[derive(Debug, Clone)]

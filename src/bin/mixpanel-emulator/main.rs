@@ -1,9 +1,11 @@
 //! `mixpanel-emulator`: a loopback stand-in for Mixpanel's `/import` and `/track`, for tests.
-//! Prints `listening on ADDR` once it accepts connections. See `phi_scrub::emulator`.
+//! Prints `listening on ADDR` once it accepts connections. See `emulator.rs` beside this file.
 
 use clap::Parser;
 
-use phi_scrub::emulator::{serve, EmulatorConfig};
+mod emulator;
+
+use emulator::{serve, EmulatorConfig};
 
 /// A Mixpanel ingestion emulator with injectable faults.
 #[derive(Debug, Parser)]

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use rand::SeedableRng;
 
-#[path = "../benches/support/segment.rs"]
+#[path = "../support/segment.rs"]
 mod segment;
 
 fn main() -> std::io::Result<()> {

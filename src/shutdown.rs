@@ -1,0 +1,13 @@
+//! Shutdown signals shared by the topology and the components it runs.
+
+use tokio::sync::watch;
+
+/// Shutdown signals: `stop` tells sources to stop accepting; `deadline` tells sinks that the
+/// grace period is over and what is still undelivered must become dead letters.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    /// Flips when sources must stop.
+    pub stop: watch::Receiver<bool>,
+    /// Flips when the drain time is over.
+    pub deadline: watch::Receiver<bool>,
+}
