@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use sha2::Sha256;
 
-use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
+use phi_scrub_transform::{PhiScrub, PhiScrubConfig};
 
 #[path = "support/segment.rs"]
 mod segment;
@@ -188,11 +188,13 @@ fn bench(c: &mut Criterion) {
         (0..64).map(|i| format!("2026-11-{:02}T10:{:02}:11.{:03}Z", 1 + i % 28, i % 60, i * 7 % 1000)).collect();
     group.throughput(Throughput::Elements(stamps.len() as u64));
     group.bench_function("parse_timestamp_ms", |b| {
-        b.iter(|| stamps.iter().filter_map(|s| phi_scrub::mixpanel::parse_timestamp_ms(black_box(s))).sum::<i64>())
+        b.iter(|| {
+            stamps.iter().filter_map(|s| phi_scrub_transform::mixpanel::parse_timestamp_ms(black_box(s))).sum::<i64>()
+        })
     });
-    let pseudonymizer = phi_scrub::pseudonym::Pseudonymizer::new(
-        phi_scrub::pseudonym::Algorithm::HmacSha256,
-        &phi_scrub::pseudonym::SecretBytes::new(KEY.as_bytes().to_vec()),
+    let pseudonymizer = phi_scrub_transform::pseudonym::Pseudonymizer::new(
+        phi_scrub_transform::pseudonym::Algorithm::HmacSha256,
+        &phi_scrub_transform::pseudonym::SecretBytes::new(KEY.as_bytes().to_vec()),
     )
     .unwrap();
     group.bench_function("hmac_sha256_hex", |b| {
@@ -275,7 +277,7 @@ fn bench_privacy(c: &mut Criterion, events: &[Vec<u8>], bytes: usize) {
     let strings = string_values(events);
     let mut group = c.benchmark_group("detectors");
     group.throughput(Throughput::Elements(strings.len() as u64));
-    let detectors = phi_scrub::detect::Detectors::new(&phi_scrub::detect::Detector::ALL);
+    let detectors = phi_scrub_transform::detect::Detectors::new(&phi_scrub_transform::detect::Detector::ALL);
     let mut matches = Vec::new();
     group.bench_function("hand_written_all", |b| {
         b.iter(|| {

@@ -13,9 +13,9 @@ use std::io::BufRead;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::detect::{Detector, Detectors};
-use crate::path::display_keys;
 use crate::transforms::phi_scrub::{AuditTrail, PhiScrub};
+use phi_scrub_transform::detect::{Detector, Detectors};
+use phi_scrub_transform::path::display_keys;
 
 /// What the Mixpanel shape does with a field it never reads.
 const NOT_READ: &str = "not forwarded: mixpanel shape";

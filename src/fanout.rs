@@ -6,7 +6,7 @@
 
 use tokio::sync::mpsc;
 
-use crate::event::Event;
+use phi_scrub_core::event::Event;
 
 /// Every downstream input fed by one output. Sends a batch to all of them (cloning `Bytes` is
 /// a reference-count increment), waiting for room in each.

@@ -1,9 +1,11 @@
 //! phi-scrub: a PHI-safe transform for Segment-style events on their way to Mixpanel.
 //!
-//! The crate is layered like Vector: [`json`] is a zero-copy scanner that knows nothing of
-//! policies; [`transforms::phi_scrub`] compiles a drop / hash / allow policy and drives the
-//! scanner; [`plugin`] is the vector-lib-like API the host uses; [`config`] reads and validates a
-//! Vector-style pipeline config and [`topology`] runs it.
+//! The crate is layered like Vector, and the compiler enforces the layers: `phi_scrub_core` is
+//! the plugin API (events, transform traits, output buffers), `phi_scrub_json` a zero-copy
+//! scanner that knows nothing of policies, `phi_scrub_transform` the transform (re-exported as
+//! [`transforms::phi_scrub`]); none of them knows tokio. This crate is the host: [`config`]
+//! reads and validates a Vector-style pipeline config, [`topology`] runs it with the
+//! [`sources`] and [`sinks`], and [`audit`] backs `phi-scrub audit`.
 //!
 //! Rules that hold everywhere: an event that cannot be scrubbed is never forwarded as it came
 //! (it goes to a `dropped` output with a reason), and no key or token appears in any log,
@@ -16,17 +18,9 @@
 
 pub mod audit;
 pub mod config;
-pub mod detect;
-pub mod event;
 pub mod fanout;
 pub mod gzip;
-pub mod hmac_sha256;
-pub mod json;
 pub mod metrics;
-pub mod mixpanel;
-pub mod path;
-pub mod plugin;
-pub mod pseudonym;
 pub mod shutdown;
 pub mod sinks;
 pub mod sources;

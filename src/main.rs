@@ -89,7 +89,7 @@ fn main() -> ExitCode {
 }
 
 /// Longest line `audit` reads: Mixpanel's own limit for one event.
-const AUDIT_MAX_LINE: usize = phi_scrub::mixpanel::MAX_EVENT_BYTES;
+const AUDIT_MAX_LINE: usize = phi_scrub_transform::mixpanel::MAX_EVENT_BYTES;
 
 fn run_audit(config: &PipelineConfig, name: Option<&str>, json: bool) -> ExitCode {
     let transform = match audited_transform(config, name) {

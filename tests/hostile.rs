@@ -5,8 +5,8 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use phi_scrub::config::PipelineConfig;
-use phi_scrub::event::Event;
-use phi_scrub::plugin::{FunctionTransform, OutputBuffer};
+use phi_scrub_core::event::Event;
+use phi_scrub_core::transform::{FunctionTransform, OutputBuffer};
 
 const KEY: &str = "hostile-test-key-0123456789abcdef";
 
@@ -108,8 +108,8 @@ fn huge_valid_numbers_and_unicode_pass_through_exactly() {
 /// hashes on the exact text sent (`30e7`, a 70-digit integer), not on a rounded double.
 #[test]
 fn fuzz_regressions_numbers_hash_on_their_exact_text() {
-    use phi_scrub::pseudonym::{Algorithm, Pseudonymizer, SecretBytes};
     use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
+    use phi_scrub_transform::pseudonym::{Algorithm, Pseudonymizer, SecretBytes};
     let config: PhiScrubConfig = toml::from_str(&format!("key = \"{KEY}\"\nhash = [\"userId\"]")).unwrap();
     let mut t = PhiScrub::new(&config).unwrap();
     let pseudo = Pseudonymizer::new(Algorithm::HmacSha256, &SecretBytes::new(KEY.as_bytes().to_vec())).unwrap();

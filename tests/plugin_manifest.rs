@@ -1,7 +1,8 @@
 //! `plugin.toml` must agree with the crate: version, type name, API version, outputs, options.
 
-use phi_scrub::plugin::{find_transform, DROPPED_OUTPUT, PLUGIN_API_VERSION};
+use phi_scrub::transforms::find_transform;
 use phi_scrub::transforms::phi_scrub::OPTIONS;
+use phi_scrub_core::transform::{DROPPED_OUTPUT, PLUGIN_API_VERSION};
 
 fn manifest() -> toml::Table {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugin.toml")).unwrap();

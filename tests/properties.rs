@@ -6,8 +6,8 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use phi_scrub::pseudonym::{Algorithm, Pseudonymizer, SecretBytes};
 use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
+use phi_scrub_transform::pseudonym::{Algorithm, Pseudonymizer, SecretBytes};
 
 #[path = "support/reference.rs"]
 mod reference;

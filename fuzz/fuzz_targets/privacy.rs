@@ -9,8 +9,8 @@ use std::cell::RefCell;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-use phi_scrub::detect::{Detector, Detectors};
-use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
+use phi_scrub_transform::detect::{Detector, Detectors};
+use phi_scrub_transform::{PhiScrub, PhiScrubConfig};
 
 const KEY: &str = "fuzz-key-0123456789abcdef0123456789";
 

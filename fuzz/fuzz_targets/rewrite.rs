@@ -8,8 +8,8 @@ use std::cell::RefCell;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-use phi_scrub::pseudonym::{Algorithm, Pseudonymizer, SecretBytes};
-use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
+use phi_scrub_transform::pseudonym::{Algorithm, Pseudonymizer, SecretBytes};
+use phi_scrub_transform::{PhiScrub, PhiScrubConfig};
 
 #[path = "../../tests/support/reference.rs"]
 mod reference;

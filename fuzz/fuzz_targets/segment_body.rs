@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-use phi_scrub::json::ScanState;
+use phi_scrub_json::ScanState;
 use phi_scrub::sources::segment::{prepare_batch, prepare_call, split_generic};
 
 fn check_event(bytes: &[u8]) {

@@ -16,10 +16,12 @@ use serde::Deserialize;
 use thiserror::Error;
 
 pub use interpolate::{interpolate, InterpolateError};
+pub use phi_scrub_core::config::safe_message;
 
-use crate::plugin::{find_transform, TransformConfig, TRANSFORMS};
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
+use crate::transforms::{find_transform, TRANSFORMS};
+use phi_scrub_core::transform::TransformConfig;
 
 /// A config problem, located.
 #[derive(Debug, Error)]
@@ -295,25 +297,6 @@ fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
         format!(" at line {line}, column {column}")
     });
     ConfigError::Toml(format!("{}{}", e.message().lines().next().unwrap_or("syntax error"), at.unwrap_or_default()))
-}
-
-/// A deserialisation error without the offending value: serde writes `invalid type: string
-/// "…", expected …` or ``unknown variant `…`, expected …``, and the value may be a secret (an
-/// expanded variable, or one put in the wrong place). Field names are kept: they come from the
-/// config's keys.
-pub fn safe_message(e: &toml::de::Error) -> String {
-    let message = e.message();
-    if message.starts_with("unknown variant") {
-        let expected = message.split_once(", expected").map_or("", |(_, rest)| rest);
-        return format!("unknown value, expected{expected}");
-    }
-    if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        if let Some((_, expected)) = message.split_once(", expected") {
-            return format!("invalid type or value, expected{expected}");
-        }
-        return "invalid type or value".to_owned();
-    }
-    message.to_owned()
 }
 
 /// Splits `name.output` into the component and its named output.

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
 
-use crate::event::Event;
-use crate::json::write_escaped_str;
 use crate::metrics::{Metrics, Publisher};
+use phi_scrub_core::event::Event;
+use phi_scrub_json::write_escaped_str;
 
 /// `[sinks.NAME] type = "console"`.
 #[derive(Debug, Clone, Default, Deserialize)]

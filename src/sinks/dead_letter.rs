@@ -10,8 +10,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::event::Event;
-use crate::json::write_escaped_str;
+use phi_scrub_core::event::Event;
+use phi_scrub_json::write_escaped_str;
 
 /// `dead_letter.path` on any sink.
 #[derive(Debug, Clone, Deserialize)]

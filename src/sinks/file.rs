@@ -8,8 +8,8 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use crate::event::Event;
 use crate::metrics::{Metrics, Publisher};
+use phi_scrub_core::event::Event;
 
 /// `[sinks.NAME] type = "file"`.
 #[derive(Debug, Clone, Deserialize)]

@@ -29,12 +29,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::segment::{prepare_batch, prepare_call, split_generic, BodyError};
-use crate::event::{AckGroup, Event};
 use crate::fanout::{Fanout, SendError};
 use crate::gzip::{gunzip_bounded, GunzipError};
-use crate::json::ScanState;
 use crate::metrics::{Metrics, Publisher};
-use crate::pseudonym::SecretBytes;
+use phi_scrub_core::event::{AckGroup, Event};
+use phi_scrub_core::secret::SecretBytes;
+use phi_scrub_json::ScanState;
 
 const fn default_max_event_bytes() -> usize {
     32 * 1024
@@ -264,7 +264,10 @@ async fn deliver(
         return Err(refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "shutting down", "shutting down"));
     };
     if ctx.config.acknowledgements {
-        let (group, done) = AckGroup::new();
+        let (settled, done) = tokio::sync::oneshot::channel();
+        let group = AckGroup::new(move |ok| {
+            let _ = settled.send(ok);
+        });
         batch = batch.into_iter().map(|e| e.with_ack(&group)).collect();
         drop(group);
         if out.send(batch).await.is_err() {

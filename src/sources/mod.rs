@@ -1,4 +1,4 @@
-//! Sources: where events enter a pipeline. Each reads frames, wraps them as [`crate::event::Event`]s
+//! Sources: where events enter a pipeline. Each reads frames, wraps them as [`phi_scrub_core::event::Event`]s
 //! and sends them downstream in batches, waiting when downstream is full (back-pressure).
 
 pub mod http_server;

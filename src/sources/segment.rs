@@ -9,7 +9,7 @@
 
 use thiserror::Error;
 
-use crate::json::{decode_string_into, JsonError, ScanState, Scanner, ValueKind};
+use phi_scrub_json::{decode_string_into, JsonError, ScanState, Scanner, ValueKind};
 
 /// Nesting limit while splitting bodies (the transform applies its own, stricter one).
 const MAX_DEPTH: usize = 64;

@@ -13,9 +13,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 use tokio_util::codec::{AnyDelimiterCodec, Decoder};
 
-use crate::event::Event;
 use crate::fanout::Fanout;
 use crate::metrics::{Metrics, Publisher};
+use phi_scrub_core::event::Event;
 
 /// Default maximum line length: 1 MiB (Mixpanel refuses events of 1 MB and more anyway).
 pub const fn default_max_length() -> usize {

@@ -15,13 +15,13 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::{split_input, PipelineConfig};
-use crate::event::Event;
 use crate::fanout::Fanout;
 use crate::metrics::{Metrics, Publisher, Registry, RunSummary};
-use crate::plugin::{FunctionTransform, OutputBuffer, DROPPED_OUTPUT};
 pub use crate::shutdown::Shutdown;
 use crate::sinks::SinkConfig;
 use crate::sources::SourceConfig;
+use phi_scrub_core::event::Event;
+use phi_scrub_core::transform::{FunctionTransform, OutputBuffer, DROPPED_OUTPUT};
 
 mod metrics_server;
 

@@ -2,7 +2,7 @@
 //! the zero-copy rewriter, for differential tests (proptest) and fuzzing (`fuzz/`).
 #![allow(dead_code)] // each includer uses a different part
 
-use phi_scrub::pseudonym::Pseudonymizer;
+use phi_scrub_transform::pseudonym::Pseudonymizer;
 use serde_json::{Map, Value};
 
 #[derive(Clone, Debug, PartialEq)]

@@ -36,7 +36,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use phi_scrub::gzip::{gunzip_bounded, GunzipError};
-use phi_scrub::mixpanel;
+use phi_scrub_transform::mixpanel;
 
 /// How the emulator behaves.
 #[derive(Debug, Clone)]

@@ -27,7 +27,7 @@ struct Args {
     #[arg(long, default_value = "test-token")]
     token: String,
     /// Largest uncompressed request body (413 above).
-    #[arg(long, default_value_t = phi_scrub::mixpanel::MAX_REQUEST_BYTES)]
+    #[arg(long, default_value_t = phi_scrub_transform::mixpanel::MAX_REQUEST_BYTES)]
     max_body_bytes: usize,
     /// Fraction of requests answered 429 with Retry-After.
     #[arg(long, default_value_t = 0.0)]

@@ -25,9 +25,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::event::Event;
-use crate::path::{Path, Segment};
-use crate::plugin::{FunctionTransform, OutputBuffer};
+use phi_scrub_core::event::Event;
+use phi_scrub_core::transform::{FunctionTransform, OutputBuffer};
+use phi_scrub_transform::path::{Path, Segment};
 
 use super::{split_input, PipelineConfig};
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::mixpanel;
-use crate::pseudonym::SecretBytes;
 use crate::sinks::dead_letter::DeadLetterConfig;
+use phi_scrub_core::secret::SecretBytes;
+use phi_scrub_transform::mixpanel;
 
 /// A Mixpanel endpoint preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

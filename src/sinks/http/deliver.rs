@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use tokio::sync::watch;
 
-use crate::event::Event;
+use phi_scrub_core::event::Event;
 
 use super::config::{HttpSettings, ResponseMode};
 

@@ -17,9 +17,9 @@ use tokio::time::Instant;
 pub use config::{HttpSettings, HttpSinkConfig, Preset, Region, ResponseMode};
 pub use deliver::{deliver, encode, past, BatchOutcome, GiveUp, DEADLINE_REASON};
 
-use crate::event::Event;
 use crate::metrics::{Metrics, Publisher};
 use crate::sinks::dead_letter::DeadLetterWriter;
+use phi_scrub_core::event::Event;
 
 /// Events waiting to be sent, with their encoded size.
 struct Pending {

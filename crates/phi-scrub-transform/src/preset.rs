@@ -6,9 +6,9 @@
 //! identifier it covers and why. The README's rule table is generated from this list, and a test
 //! keeps the two in step.
 
-use super::config::Preset;
-use super::generalise::Generaliser;
-use super::policy::Action;
+use crate::config::Preset;
+use crate::generalise::Generaliser;
+use crate::policy::Action;
 
 /// One preset rule.
 #[derive(Debug, Clone, Copy)]
@@ -205,7 +205,7 @@ pub(crate) fn camel_case(words: &str) -> String {
 /// Spellings of a key given in words, for tests: `first name` gives `firstName`, `FirstName`,
 /// `first_name`, `firstname`, `Firstname`, `FIRSTNAME`, `first-name`, `FIRST_NAME`,
 /// `First_Name`, `first.name`, `first name` and `First Name`. The policy matches all of them (and
-/// any other mix of case and separators) through [`super::key_table::normalise_key`].
+/// any other mix of case and separators) through [`crate::key_table::normalise_key`].
 #[cfg(test)]
 pub(crate) fn spellings(words: &str) -> Vec<String> {
     let parts: Vec<&str> = words.split(' ').collect();
@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn no_key_has_two_different_actions_at_one_place() {
-        use super::super::key_table::{normalise_key, MAX_NORMALISED_KEY};
+        use crate::key_table::{normalise_key, MAX_NORMALISED_KEY};
         let mut seen = std::collections::HashMap::new();
         for r in HIPAA {
             let mut buf = [0; MAX_NORMALISED_KEY];

@@ -11,14 +11,14 @@
 
 use std::ops::Range;
 
-use crate::json::fingerprint;
 use crate::path::{Path, Segment};
-use crate::plugin::BuildError;
+use phi_scrub_core::transform::BuildError;
+use phi_scrub_json::fingerprint;
 
-use super::config::{HashEntry, PhiScrubConfig};
-use super::generalise::Generaliser;
-use super::key_table::{normalise_key, KeyTable, MAX_NORMALISED_KEY};
-use super::preset;
+use crate::config::{HashEntry, PhiScrubConfig};
+use crate::generalise::Generaliser;
+use crate::key_table::{normalise_key, KeyTable, MAX_NORMALISED_KEY};
+use crate::preset;
 
 pub(crate) type NodeId = u32;
 

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::tests::{build, hmac_hex, run, run_json};
+use crate::tests::{build, hmac_hex, run, run_json};
 
 fn preset_event() -> Value {
     json!({
@@ -70,9 +70,9 @@ zip3 = ["zip"]"#,
 
 #[test]
 fn the_same_path_in_two_actions_is_refused() {
-    let text = format!("key = \"{}\"\nyear = [\"a\"]\nzip3 = [\"a\"]", super::tests::KEY);
-    let config: super::PhiScrubConfig = toml::from_str(&text).unwrap();
-    let err = super::PhiScrub::new(&config).unwrap_err().to_string();
+    let text = format!("key = \"{}\"\nyear = [\"a\"]\nzip3 = [\"a\"]", crate::tests::KEY);
+    let config: crate::PhiScrubConfig = toml::from_str(&text).unwrap();
+    let err = crate::PhiScrub::new(&config).unwrap_err().to_string();
     assert!(err.contains("`year`") && err.contains("`zip3`"), "{err}");
 }
 
@@ -289,9 +289,9 @@ token = "tok""#,
 }
 
 /// A value the rule's action can work on, and what must come out (`None`: the field is gone).
-fn sample_for(action: super::policy::Action) -> (Value, Option<Value>) {
-    use super::generalise::Generaliser as G;
-    use super::policy::Action as A;
+fn sample_for(action: crate::policy::Action) -> (Value, Option<Value>) {
+    use crate::generalise::Generaliser as G;
+    use crate::policy::Action as A;
     match action {
         A::Drop => (json!("Ann Lee 555-234-5678"), None),
         A::Hash { .. } => (json!("id-123"), Some(json!(hmac_hex("id-123")))),
@@ -324,12 +324,12 @@ fn every_preset_rule_acts_on_every_spelling_and_leaves_neighbours_alone() {
 allow = ["properties", "context.traits"]
 detect = []"#,
     );
-    for rule in super::preset::HIPAA {
+    for rule in crate::preset::HIPAA {
         let (value, mut expected) = sample_for(rule.action);
-        let camel = super::preset::camel_case(rule.key);
-        for key in super::preset::spellings(rule.key) {
+        let camel = crate::preset::camel_case(rule.key);
+        for key in crate::preset::spellings(rule.key) {
             // `allow` loosens: only Segment's own spelling is let through.
-            if rule.action == super::policy::Action::Allow {
+            if rule.action == crate::policy::Action::Allow {
                 expected = (key == camel).then(|| value.clone());
             }
             for parent in parents_of(rule.at) {

@@ -11,11 +11,11 @@
 use std::ops::Range;
 
 use crate::detect::{DetectAction, Detector, Detectors, Match};
-use crate::json::{decode_string_into, write_escaped_str, JsonError, Scanner, Shape, ValueKind};
 use crate::pseudonym::Pseudonymizer;
+use phi_scrub_json::{decode_string_into, write_escaped_str, JsonError, Scanner, Shape, ValueKind};
 
-use super::generalise::{first_chars, generalise, strip_url_value, GeneraliseContext, Generaliser, Scalar, REDACTED};
-use super::policy::{Action, NodeId, Policy};
+use crate::generalise::{first_chars, generalise, strip_url_value, GeneraliseContext, Generaliser, Scalar, REDACTED};
+use crate::policy::{Action, NodeId, Policy};
 
 /// What the policy does to values beyond keeping and dropping them: generalisers' settings and
 /// the free-text detectors.

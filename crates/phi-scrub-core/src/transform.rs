@@ -2,8 +2,8 @@
 //! runtime transform, a `FunctionTransform` that turns one event into zero or more, an
 //! `OutputBuffer` with named outputs, and a registry from the config's `type` to its plugin.
 //!
-//! Adding a transform is one module that exports a [`TransformPlugin`] and one line in
-//! [`TRANSFORMS`]. The host knows transforms only through this module.
+//! Adding a transform is one module that exports a [`TransformPlugin`] and one line in the
+//! host's registry. The host knows transforms only through this module.
 
 use std::fmt;
 
@@ -115,12 +115,4 @@ impl fmt::Debug for TransformPlugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TransformPlugin").field("type_name", &self.type_name).finish()
     }
-}
-
-/// Every transform type this build knows.
-pub const TRANSFORMS: &[TransformPlugin] = &[crate::transforms::phi_scrub::PLUGIN];
-
-/// Looks a transform type up by its `type` string.
-pub fn find_transform(type_name: &str) -> Option<&'static TransformPlugin> {
-    TRANSFORMS.iter().find(|p| p.type_name == type_name)
 }

@@ -5,11 +5,21 @@
 //! `dropped` output with a reason and is counted; nothing is forwarded as it came. The key never
 //! leaves [`crate::pseudonym`]; errors and `Debug` output show neither it nor event content.
 
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 mod config;
+pub mod detect;
 mod generalise;
+pub mod hmac_sha256;
 mod key_table;
+pub mod mixpanel;
+pub mod path;
 mod policy;
 mod preset;
+pub mod pseudonym;
 mod rewrite;
 mod shape;
 
@@ -22,10 +32,12 @@ pub use preset::markdown_table as preset_table;
 pub use shape::DropReason;
 
 use crate::detect::{Detector, Detectors};
-use crate::event::Event;
-use crate::json::{ScanState, Scanner, ValueKind};
-use crate::plugin::{BuildError, FunctionTransform, Metrics, OutputBuffer, TransformConfig, TransformPlugin};
 use crate::pseudonym::{read_key_file, Pseudonymizer};
+use phi_scrub_core::event::Event;
+use phi_scrub_core::transform::{
+    BuildError, FunctionTransform, Metrics, OutputBuffer, TransformConfig, TransformPlugin,
+};
+use phi_scrub_json::{ScanState, Scanner, ValueKind};
 
 use generalise::GeneraliseContext;
 use policy::NodeId;
@@ -60,7 +72,8 @@ pub const OPTIONS: &[&str] = &[
 ];
 
 fn parse_config(table: toml::Table) -> Result<Box<dyn TransformConfig>, String> {
-    let config: PhiScrubConfig = table.try_into().map_err(|e: toml::de::Error| crate::config::safe_message(&e))?;
+    let config: PhiScrubConfig =
+        table.try_into().map_err(|e: toml::de::Error| phi_scrub_core::config::safe_message(&e))?;
     Ok(Box::new(config))
 }
 

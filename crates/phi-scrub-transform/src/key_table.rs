@@ -2,9 +2,9 @@
 //! keys (a preset's `**`), an open-addressing hash index over the keys' fingerprints. Also the
 //! key normalisation preset rules match by (case and separators ignored).
 
-use crate::json::fingerprint;
+use phi_scrub_json::fingerprint;
 
-use super::policy::NodeId;
+use crate::policy::NodeId;
 
 /// Up to this many keys a table is searched linearly.
 const LINEAR_KEYS: usize = 8;

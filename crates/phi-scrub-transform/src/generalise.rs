@@ -3,7 +3,7 @@
 //! text of a scalar and writes the JSON of its replacement; a value it cannot generalise safely
 //! is removed (fail closed), never kept as it came.
 
-use crate::json::write_escaped_str;
+use phi_scrub_json::write_escaped_str;
 
 /// A generalising action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,28 +3,38 @@
 //! The payload stays `Bytes` end to end; components that do not change it pass it on without
 //! copying. Metadata never holds payload content, so it is safe to log.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
+
+/// What an [`AckGroup`] calls once, when all its events are settled: `true` if every one was
+/// kept (delivered or dead-lettered), `false` otherwise.
+pub type OnSettled = Box<dyn FnOnce(bool) + Send>;
 
 /// End-to-end acknowledgement of a group of events (one request of a source). Every event of
 /// the group holds a clone; when the last one is dropped, which happens only once a sink has
-/// settled it (delivered or dead-lettered) or a transform refused it, the receiver gets `true`,
-/// or `false` if any event of the group could not be kept (see [`AckGroup::fail`]).
-#[derive(Debug)]
+/// settled it (delivered or dead-lettered) or a transform refused it, the group's callback gets
+/// `true`, or `false` if any event of the group could not be kept (see [`AckGroup::fail`]).
+/// The callback is how a source learns the outcome without this crate knowing its runtime (a
+/// source on tokio sends on a oneshot channel from it).
 pub struct AckGroup {
-    done: Mutex<Option<oneshot::Sender<bool>>>,
+    done: Mutex<Option<OnSettled>>,
     failed: AtomicBool,
 }
 
+impl fmt::Debug for AckGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AckGroup").field("failed", &self.failed.load(Ordering::Relaxed)).finish_non_exhaustive()
+    }
+}
+
 impl AckGroup {
-    /// A new group and the receiver that fires when all its events are settled.
-    pub fn new() -> (Arc<Self>, oneshot::Receiver<bool>) {
-        let (tx, rx) = oneshot::channel();
-        (Arc::new(Self { done: Mutex::new(Some(tx)), failed: AtomicBool::new(false) }), rx)
+    /// A new group that calls `on_settled` once all its events are settled.
+    pub fn new(on_settled: impl FnOnce(bool) + Send + 'static) -> Arc<Self> {
+        Arc::new(Self { done: Mutex::new(Some(Box::new(on_settled))), failed: AtomicBool::new(false) })
     }
 
     /// Marks the group as not settled: an event was neither delivered nor kept as a dead
@@ -36,9 +46,9 @@ impl AckGroup {
 
 impl Drop for AckGroup {
     fn drop(&mut self) {
-        let sender = self.done.get_mut().map(Option::take).unwrap_or_else(|e| e.into_inner().take());
-        if let Some(tx) = sender {
-            let _ = tx.send(!self.failed.load(Ordering::Relaxed));
+        let callback = self.done.get_mut().map(Option::take).unwrap_or_else(|e| e.into_inner().take());
+        if let Some(on_settled) = callback {
+            on_settled(!self.failed.load(Ordering::Relaxed));
         }
     }
 }
@@ -95,27 +105,34 @@ impl Event {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc;
+
     use super::*;
+
+    fn group() -> (Arc<AckGroup>, mpsc::Receiver<bool>) {
+        let (tx, rx) = mpsc::channel();
+        (AckGroup::new(move |ok| tx.send(ok).unwrap()), rx)
+    }
 
     #[test]
     fn ack_fires_only_when_the_last_event_is_dropped() {
-        let (group, mut done) = AckGroup::new();
+        let (group, done) = group();
         let a = Event::new(Bytes::from_static(b"{}"), "t".into()).with_ack(&group);
         let b = a.clone();
         drop(group);
         drop(a);
         assert!(done.try_recv().is_err(), "one event is still in flight");
         drop(b);
-        assert_eq!(done.try_recv(), Ok(true));
+        assert_eq!(done.try_recv().ok(), Some(true));
     }
 
     #[test]
     fn a_failed_event_fails_its_group() {
-        let (group, mut done) = AckGroup::new();
+        let (group, done) = group();
         let a = Event::new(Bytes::from_static(b"{}"), "t".into()).with_ack(&group);
         drop(group);
         a.fail_ack();
         drop(a);
-        assert_eq!(done.try_recv(), Ok(false));
+        assert_eq!(done.try_recv().ok(), Some(false));
     }
 }

@@ -8,15 +8,15 @@
 
 use std::ops::Range;
 
-use crate::json::{
-    decode_string_into, fingerprint, write_escaped_str, JsonError, JsonErrorKind, KeyRef, Scanner, Shape, ValueKind,
-};
 use crate::mixpanel::{self, RESERVED_INPUT_KEYS};
 use crate::path::{Path, Segment};
-use crate::plugin::BuildError;
+use phi_scrub_core::transform::BuildError;
+use phi_scrub_json::{
+    decode_string_into, fingerprint, write_escaped_str, JsonError, JsonErrorKind, KeyRef, Scanner, Shape, ValueKind,
+};
 
-use super::config::{MixpanelConfig, PageNaming};
-use super::rewrite::{Walker, Written};
+use crate::config::{MixpanelConfig, PageNaming};
+use crate::rewrite::{Walker, Written};
 
 /// Why an event went to `dropped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
