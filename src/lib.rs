@@ -17,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod audit;
+pub mod component;
 pub mod config;
 pub mod fanout;
 pub mod gzip;

@@ -21,6 +21,19 @@ pub struct RunSummary {
     pub sinks: BTreeMap<String, Metrics>,
 }
 
+impl RunSummary {
+    /// Records the final counters of the component `name` of `kind` (`source`, `transform`,
+    /// `sink`).
+    pub fn insert(&mut self, kind: &str, name: String, metrics: Metrics) {
+        let map = match kind {
+            "source" => &mut self.sources,
+            "transform" => &mut self.transforms,
+            _ => &mut self.sinks,
+        };
+        map.insert(name, metrics);
+    }
+}
+
 impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "phi-scrub summary:")?;

@@ -18,8 +18,9 @@ use thiserror::Error;
 pub use interpolate::{interpolate, InterpolateError};
 pub use phi_scrub_core::config::safe_message;
 
-use crate::sinks::SinkConfig;
-use crate::sources::SourceConfig;
+use crate::component::{Plugin, Resource, SinkConfig, SourceConfig};
+use crate::sinks::{find_sink, SINKS};
+use crate::sources::{find_source, SOURCES};
 use crate::transforms::{find_transform, TRANSFORMS};
 use phi_scrub_core::transform::TransformConfig;
 
@@ -64,13 +65,24 @@ pub struct TransformEntry {
     pub config: Box<dyn TransformConfig>,
 }
 
+/// A source as configured.
+#[derive(Debug)]
+pub struct SourceEntry {
+    /// Its `type`.
+    pub type_name: String,
+    /// Its parsed and validated options.
+    pub config: Box<dyn SourceConfig>,
+}
+
 /// A sink as configured.
 #[derive(Debug)]
 pub struct SinkEntry {
+    /// Its `type`.
+    pub type_name: String,
     /// Its `inputs`.
     pub inputs: Vec<String>,
-    /// Its options.
-    pub config: SinkConfig,
+    /// Its parsed and validated options.
+    pub config: Box<dyn SinkConfig>,
 }
 
 /// `[metrics]`: a Prometheus text endpoint.
@@ -87,7 +99,7 @@ pub struct PipelineConfig {
     /// The metrics endpoint, if any.
     pub metrics: Option<MetricsConfig>,
     /// Sources by name.
-    pub sources: BTreeMap<String, SourceConfig>,
+    pub sources: BTreeMap<String, SourceEntry>,
     /// Transforms by name.
     pub transforms: BTreeMap<String, TransformEntry>,
     /// Sinks by name.
@@ -146,14 +158,14 @@ impl PipelineConfig {
 
     fn parse_sources(&mut self, components: toml::Table) -> Result<(), ConfigError> {
         for (name, value) in components {
-            let table = component_table("source", &name, value)?;
+            let mut table = component_table("source", &name, value)?;
             if table.contains_key("inputs") {
                 return Err(component_error("source", &name, "sources take no `inputs`"));
             }
-            let source: SourceConfig = toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| component_error("source", &name, safe_message(&e)))?;
-            self.sources.insert(name, source);
+            let type_name = take_type("source", &name, &mut table)?;
+            let plugin = lookup("source", &name, &type_name, find_source(&type_name), SOURCES)?;
+            let config = (plugin.parse)(table).map_err(|m| component_error("source", &name, m))?;
+            self.sources.insert(name, SourceEntry { type_name, config });
         }
         Ok(())
     }
@@ -165,7 +177,7 @@ impl PipelineConfig {
             let inputs = take_inputs("transform", &name, &mut table)?;
             let plugin = find_transform(&type_name).ok_or_else(|| {
                 let known: Vec<&str> = TRANSFORMS.iter().map(|p| p.type_name).collect();
-                component_error("transform", &name, format!("unknown type `{type_name}`; known: {}", known.join(", ")))
+                unknown_type("transform", &name, &type_name, &known)
             })?;
             let config = (plugin.parse)(table).map_err(|m| component_error("transform", &name, m))?;
             config.build().map_err(|e| component_error("transform", &name, e))?;
@@ -177,14 +189,11 @@ impl PipelineConfig {
     fn parse_sinks(&mut self, components: toml::Table) -> Result<(), ConfigError> {
         for (name, value) in components {
             let mut table = component_table("sink", &name, value)?;
+            let type_name = take_type("sink", &name, &mut table)?;
             let inputs = take_inputs("sink", &name, &mut table)?;
-            let config: SinkConfig = toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| component_error("sink", &name, safe_message(&e)))?;
-            if let SinkConfig::Http(http) = &config {
-                http.resolve().map_err(|m| component_error("sink", &name, m))?;
-            }
-            self.sinks.insert(name, SinkEntry { inputs, config });
+            let plugin = lookup("sink", &name, &type_name, find_sink(&type_name), SINKS)?;
+            let config = (plugin.parse)(table).map_err(|m| component_error("sink", &name, m))?;
+            self.sinks.insert(name, SinkEntry { type_name, inputs, config });
         }
         Ok(())
     }
@@ -204,11 +213,7 @@ impl PipelineConfig {
                 return Err(ConfigError::DuplicateName(name.clone()));
             }
         }
-        let stdin_sources = self.sources.values().filter(|s| matches!(s, SourceConfig::Stdin(_))).count();
-        let console_sinks = self.sinks.values().filter(|s| matches!(s.config, SinkConfig::Console(_))).count();
-        if stdin_sources > 1 || console_sinks > 1 {
-            return Err(ConfigError::SharedStdio);
-        }
+        self.check_resources()?;
         let consumers = self
             .transforms
             .iter()
@@ -220,6 +225,24 @@ impl PipelineConfig {
             }
         }
         self.check_cycles()
+    }
+
+    /// Refuses two components claiming the same resource (stdin or stdout).
+    fn check_resources(&self) -> Result<(), ConfigError> {
+        let claims = self
+            .sources
+            .values()
+            .flat_map(|s| s.config.resources())
+            .chain(self.sinks.values().flat_map(|s| s.config.resources()));
+        let mut held = BTreeSet::new();
+        for resource in claims {
+            if !held.insert(resource) {
+                return Err(match resource {
+                    Resource::Stdin | Resource::Stdout => ConfigError::SharedStdio,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn check_input(&self, input: &str) -> Result<(), String> {
@@ -275,13 +298,13 @@ impl PipelineConfig {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         for (name, s) in &self.sources {
-            out.push_str(&format!("source    {name} ({})\n", s.type_name()));
+            out.push_str(&format!("source    {name} ({})\n", s.type_name));
         }
         for (name, t) in &self.transforms {
             out.push_str(&format!("transform {name} ({}) <- {}\n", t.type_name, t.inputs.join(", ")));
         }
         for (name, s) in &self.sinks {
-            out.push_str(&format!("sink      {name} ({}) <- {}\n", s.config.type_name(), s.inputs.join(", ")));
+            out.push_str(&format!("sink      {name} ({}) <- {}\n", s.type_name, s.inputs.join(", ")));
         }
         out
     }
@@ -305,6 +328,24 @@ pub fn split_input(input: &str) -> (&str, Option<&str>) {
         Some((component, output)) => (component, Some(output)),
         None => (input, None),
     }
+}
+
+/// A registered source or sink kind, or an error listing the known ones.
+fn lookup<C: ?Sized>(
+    kind: &'static str,
+    name: &str,
+    type_name: &str,
+    found: Option<&'static Plugin<C>>,
+    all: &[Plugin<C>],
+) -> Result<&'static Plugin<C>, ConfigError> {
+    found.ok_or_else(|| {
+        let known: Vec<&str> = all.iter().map(|p| p.type_name).collect();
+        unknown_type(kind, name, type_name, &known)
+    })
+}
+
+fn unknown_type(kind: &'static str, name: &str, type_name: &str, known: &[&str]) -> ConfigError {
+    component_error(kind, name, format!("unknown type `{type_name}`; known: {}", known.join(", ")))
 }
 
 fn component_table(kind: &'static str, name: &str, value: toml::Value) -> Result<toml::Table, ConfigError> {

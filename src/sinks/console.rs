@@ -8,6 +8,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
 
+use crate::component::{parse_table, BuildError, Resource, SinkConfig, SinkContext, SinkPlugin, Task};
 use crate::metrics::{Metrics, Publisher};
 use phi_scrub_core::event::Event;
 use phi_scrub_json::write_escaped_str;
@@ -16,6 +17,24 @@ use phi_scrub_json::write_escaped_str;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleConfig {}
+
+/// The `console` sink's registry entry.
+pub const PLUGIN: SinkPlugin = SinkPlugin { type_name: "console", parse };
+
+fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
+    Ok(Box::new(parse_table::<ConsoleConfig>(table)?))
+}
+
+impl SinkConfig for ConsoleConfig {
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::Stdout]
+    }
+
+    fn build(&self, cx: SinkContext<'_>) -> Result<Task, BuildError> {
+        let writer = cx.stdio.take_stdout()?;
+        Ok(Box::pin(run(writer, cx.input, cx.publisher)))
+    }
+}
 
 /// Writes every event received on `rx` to `writer` until all inputs close.
 pub async fn run<W: AsyncWrite + Unpin>(

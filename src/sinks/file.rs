@@ -8,6 +8,7 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlugin, Task};
 use crate::metrics::{Metrics, Publisher};
 use phi_scrub_core::event::Event;
 
@@ -17,6 +18,19 @@ use phi_scrub_core::event::Event;
 pub struct FileSinkConfig {
     /// File to append to (created if missing).
     pub path: PathBuf,
+}
+
+/// The `file` sink's registry entry.
+pub const PLUGIN: SinkPlugin = SinkPlugin { type_name: "file", parse };
+
+fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
+    Ok(Box::new(parse_table::<FileSinkConfig>(table)?))
+}
+
+impl SinkConfig for FileSinkConfig {
+    fn build(&self, cx: SinkContext<'_>) -> Result<Task, BuildError> {
+        Ok(Box::pin(run(self.clone(), cx.input, cx.publisher)))
+    }
 }
 
 /// Appends every event received on `rx` to the file until all inputs close.

@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::segment::{prepare_batch, prepare_call, split_generic, BodyError};
+use crate::component::{parse_table, BuildError, SourceConfig, SourceContext, SourcePlugin, Task};
 use crate::fanout::{Fanout, SendError};
 use crate::gzip::{gunzip_bounded, GunzipError};
 use crate::metrics::{Metrics, Publisher};
@@ -89,6 +90,19 @@ struct Ctx {
     out: Mutex<Option<Fanout>>,
     metrics: Mutex<Metrics>,
     publisher: Publisher,
+}
+
+/// The `http_server` source's registry entry.
+pub const PLUGIN: SourcePlugin = SourcePlugin { type_name: "http_server", parse };
+
+fn parse(table: toml::Table) -> Result<Box<dyn SourceConfig>, String> {
+    Ok(Box::new(parse_table::<HttpServerConfig>(table)?))
+}
+
+impl SourceConfig for HttpServerConfig {
+    fn build(&self, cx: SourceContext<'_>) -> Result<Task, BuildError> {
+        Ok(Box::pin(run(cx.name, self.clone(), cx.out, cx.shutdown, cx.publisher)))
+    }
 }
 
 /// Serves until `shutdown` flips, then lets open requests finish within the grace period.

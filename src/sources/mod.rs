@@ -1,32 +1,21 @@
-//! Sources: where events enter a pipeline. Each reads frames, wraps them as [`phi_scrub_core::event::Event`]s
-//! and sends them downstream in batches, waiting when downstream is full (back-pressure).
+//! Sources: where events enter a pipeline. Each reads frames, wraps them as
+//! [`phi_scrub_core::event::Event`]s and sends them downstream in batches, waiting when
+//! downstream is full (back-pressure). Each kind's module owns its config, its validation and
+//! how it runs; this registry is the one line per kind.
 
 pub mod http_server;
 pub mod segment;
 pub mod stdin;
 
-use serde::Deserialize;
-
 pub use http_server::HttpServerConfig;
 pub use stdin::StdinConfig;
 
-/// A `[sources.NAME]` table, by its `type`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum SourceConfig {
-    /// Newline-delimited JSON on standard input.
-    Stdin(StdinConfig),
-    /// Segment's tracking API and generic NDJSON / JSON-array bodies over HTTP.
-    HttpServer(HttpServerConfig),
-}
+use crate::component::SourcePlugin;
 
-impl SourceConfig {
-    /// The `type` string.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Self::Stdin(_) => "stdin",
-            Self::HttpServer(_) => "http_server",
-        }
-    }
+/// Every source type this build knows.
+pub const SOURCES: &[SourcePlugin] = &[stdin::PLUGIN, http_server::PLUGIN];
+
+/// Looks a source type up by its `type` string.
+pub fn find_source(type_name: &str) -> Option<&'static SourcePlugin> {
+    SOURCES.iter().find(|p| p.type_name == type_name)
 }

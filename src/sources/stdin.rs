@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 use tokio_util::codec::{AnyDelimiterCodec, Decoder};
 
+use crate::component::{parse_table, BuildError, Resource, SourceConfig, SourceContext, SourcePlugin, Task};
 use crate::fanout::Fanout;
 use crate::metrics::{Metrics, Publisher};
 use phi_scrub_core::event::Event;
@@ -32,6 +33,24 @@ pub struct StdinConfig {
     /// Longest accepted line in bytes; longer lines are skipped and counted as `line too long`.
     #[serde(default = "default_max_length")]
     pub max_length: usize,
+}
+
+/// The `stdin` source's registry entry.
+pub const PLUGIN: SourcePlugin = SourcePlugin { type_name: "stdin", parse };
+
+fn parse(table: toml::Table) -> Result<Box<dyn SourceConfig>, String> {
+    Ok(Box::new(parse_table::<StdinConfig>(table)?))
+}
+
+impl SourceConfig for StdinConfig {
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::Stdin]
+    }
+
+    fn build(&self, cx: SourceContext<'_>) -> Result<Task, BuildError> {
+        let reader = cx.stdio.take_stdin()?;
+        Ok(Box::pin(run(reader, cx.name, self.clone(), cx.out, cx.shutdown, cx.publisher)))
+    }
 }
 
 /// Reads `reader` until end of input or shutdown, sending batches to `out`.

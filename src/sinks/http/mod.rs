@@ -17,6 +17,7 @@ use tokio::time::Instant;
 pub use config::{HttpSettings, HttpSinkConfig, Preset, Region, ResponseMode};
 pub use deliver::{deliver, encode, past, BatchOutcome, GiveUp, DEADLINE_REASON};
 
+use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlugin, Task};
 use crate::metrics::{Metrics, Publisher};
 use crate::sinks::dead_letter::DeadLetterWriter;
 use phi_scrub_core::event::Event;
@@ -37,6 +38,23 @@ impl Pending {
         self.bytes = 2;
         self.deadline = None;
         std::mem::take(&mut self.events)
+    }
+}
+
+/// The `http` sink's registry entry. Parsing resolves the settings too, so a preset's limits
+/// and missing credentials are reported by `validate`.
+pub const PLUGIN: SinkPlugin = SinkPlugin { type_name: "http", parse };
+
+fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
+    let config = parse_table::<HttpSinkConfig>(table)?;
+    config.resolve()?;
+    Ok(Box::new(config))
+}
+
+impl SinkConfig for HttpSinkConfig {
+    fn build(&self, cx: SinkContext<'_>) -> Result<Task, BuildError> {
+        let settings = self.resolve().map_err(BuildError::Invalid)?;
+        Ok(Box::pin(async move { run(&cx.name, settings, cx.input, cx.deadline, cx.publisher).await }))
     }
 }
 

@@ -1,0 +1,150 @@
+//! Turns a validated config into running tasks: one bounded channel per consuming component,
+//! one [`Fanout`] per output feeding every consumer that names it, and one task per component,
+//! each spawned through its kind's `build(cx)`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::component::{SinkContext, SourceContext, Stdio};
+use crate::config::{split_input, PipelineConfig};
+use crate::fanout::Fanout;
+use crate::metrics::{Metrics, Registry, RunSummary};
+use crate::shutdown::Shutdown;
+use phi_scrub_core::event::Event;
+use phi_scrub_core::transform::DROPPED_OUTPUT;
+
+use super::transform_task::{run_transform, TransformOutputs};
+use super::{TopologyError, EDGE_CAPACITY};
+
+/// An output, as `inputs` name it: a component and, for a named output, its name.
+type OutputId = (String, Option<String>);
+
+/// The channels of the graph before the components take them.
+#[derive(Debug, Default)]
+pub(super) struct Edges {
+    fanouts: BTreeMap<OutputId, Fanout>,
+    receivers: BTreeMap<String, mpsc::Receiver<Vec<Event>>>,
+}
+
+impl Edges {
+    /// One channel per transform and sink, its sender added to the fan-out of every input.
+    pub(super) fn wire(config: &PipelineConfig) -> Self {
+        let mut edges = Self::default();
+        let transforms = config.transforms.iter().map(|(n, t)| (n, &t.inputs));
+        let consumers = transforms.chain(config.sinks.iter().map(|(n, s)| (n, &s.inputs)));
+        for (name, inputs) in consumers {
+            let (tx, rx) = mpsc::channel(EDGE_CAPACITY);
+            for input in inputs {
+                let (component, output) = split_input(input);
+                let id = (component.to_owned(), output.map(str::to_owned));
+                edges.fanouts.entry(id).or_default().push(tx.clone());
+            }
+            edges.receivers.insert(name.clone(), rx);
+        }
+        edges
+    }
+
+    fn take_output(&mut self, name: &str, output: Option<&str>) -> Fanout {
+        self.fanouts.remove(&(name.to_owned(), output.map(str::to_owned))).unwrap_or_default()
+    }
+
+    fn take_input(&mut self, name: &str) -> Result<mpsc::Receiver<Vec<Event>>, TopologyError> {
+        self.receivers.remove(name).ok_or(TopologyError::Panicked)
+    }
+}
+
+/// What a finished component task reports.
+struct Outcome {
+    kind: &'static str,
+    name: String,
+    result: std::io::Result<Metrics>,
+}
+
+/// Spawns the components of one pipeline and collects what they report.
+pub(super) struct Builder {
+    edges: Edges,
+    stdio: Stdio,
+    registry: Registry,
+    shutdown: Shutdown,
+    tasks: JoinSet<Outcome>,
+}
+
+impl Builder {
+    pub(super) fn new(edges: Edges, stdio: Stdio, registry: Registry, shutdown: Shutdown) -> Self {
+        Self { edges, stdio, registry, shutdown, tasks: JoinSet::new() }
+    }
+
+    pub(super) fn spawn_sinks(&mut self, config: &PipelineConfig) -> Result<(), TopologyError> {
+        for (name, entry) in &config.sinks {
+            let cx = SinkContext {
+                name: name.clone(),
+                input: self.edges.take_input(name)?,
+                deadline: self.shutdown.deadline.clone(),
+                publisher: self.registry.publisher("sink", name),
+                stdio: &mut self.stdio,
+            };
+            let task = entry.config.build(cx).map_err(|e| build_error("sink", name, e))?;
+            let name = name.clone();
+            self.tasks.spawn(async move { Outcome { kind: "sink", name, result: task.await } });
+        }
+        Ok(())
+    }
+
+    pub(super) fn spawn_transforms(&mut self, config: &PipelineConfig) -> Result<(), TopologyError> {
+        for (name, entry) in &config.transforms {
+            let transform = entry.config.build().map_err(|e| build_error("transform", name, e))?;
+            let rx = self.edges.take_input(name)?;
+            let outputs = TransformOutputs {
+                primary: self.edges.take_output(name, None),
+                dropped: self.edges.take_output(name, Some(DROPPED_OUTPUT)),
+            };
+            let publisher = self.registry.publisher("transform", name);
+            let name = name.clone();
+            self.tasks.spawn(async move {
+                let metrics = run_transform(transform, rx, outputs, publisher).await;
+                Outcome { kind: "transform", name, result: Ok(metrics) }
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn spawn_sources(&mut self, config: &PipelineConfig) -> Result<(), TopologyError> {
+        for (name, entry) in &config.sources {
+            let cx = SourceContext {
+                name: Arc::from(name.as_str()),
+                out: self.edges.take_output(name, None),
+                shutdown: self.shutdown.stop.clone(),
+                publisher: self.registry.publisher("source", name),
+                stdio: &mut self.stdio,
+            };
+            let task = entry.config.build(cx).map_err(|e| build_error("source", name, e))?;
+            let name = name.clone();
+            self.tasks.spawn(async move { Outcome { kind: "source", name, result: task.await } });
+        }
+        Ok(())
+    }
+
+    /// Waits for every task; the counters of all, or the first error.
+    pub(super) async fn collect(self) -> Result<RunSummary, TopologyError> {
+        let Self { edges, mut tasks, .. } = self;
+        // Senders left unclaimed (outputs nobody consumes) must not keep channels open.
+        drop(edges);
+        let mut summary = RunSummary::default();
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            let Outcome { kind, name, result } = joined.map_err(|_| TopologyError::Panicked)?;
+            match result {
+                Ok(metrics) => summary.insert(kind, name, metrics),
+                Err(source) => drop(first_error.get_or_insert(TopologyError::Io { kind, name, source })),
+            }
+        }
+        first_error.map_or(Ok(summary), Err)
+    }
+}
+
+fn build_error(kind: &'static str, name: &str, e: impl std::fmt::Display) -> TopologyError {
+    TopologyError::Build { kind, name: name.to_owned(), message: e.to_string() }
+}
