@@ -144,7 +144,8 @@ fn decisions_by_path(trail: &AuditTrail) -> HashMap<&str, Vec<&'static str>> {
     let mut map: HashMap<&str, Vec<&'static str>> = HashMap::new();
     for (path, outcome) in &trail.decisions {
         let list = map.entry(path.as_str()).or_default();
-        if !list.contains(outcome) {
+        let outcome = outcome.as_str();
+        if !list.contains(&outcome) {
             list.push(outcome);
         }
     }

@@ -17,10 +17,12 @@
 
 mod error;
 mod scanner;
+mod span;
 mod strings;
 mod writer;
 
 pub use error::{JsonError, JsonErrorKind};
 pub use scanner::{fingerprint, KeyRef, ScanState, Scanner, Shape, ValueKind};
+pub use span::StrSpan;
 pub use strings::decode_string_into;
 pub use writer::write_escaped_str;

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use super::error::{JsonError, JsonErrorKind};
+use super::span::StrSpan;
 use super::strings::{decode_string_into, scan_string_body, special_bytes};
 
 /// Objects larger than this switch duplicate detection from a linear scan to a hash set, so a
@@ -357,16 +358,15 @@ impl<'a, 's> Scanner<'a, 's> {
         Ok(false)
     }
 
-    /// Scans a string value; returns the offsets of its quotes (opening, one past closing) and
-    /// whether it holds escapes.
+    /// Scans a string value; returns where it is.
     #[inline]
-    pub fn scan_string(&mut self) -> Result<(usize, usize, bool), JsonError> {
+    pub fn scan_string(&mut self) -> Result<StrSpan, JsonError> {
         self.skip_ws();
         let start = self.pos;
         self.expect(b'"')?;
         let (close, escaped) = scan_string_body(self.buf, start + 1)?;
         self.pos = close + 1;
-        Ok((start, close + 1, escaped))
+        Ok(StrSpan { start, end: close + 1, escaped })
     }
 
     /// Scans a number, validating JSON's grammar; returns its span.

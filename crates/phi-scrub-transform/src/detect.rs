@@ -28,19 +28,36 @@ pub enum Detector {
 }
 
 impl Detector {
-    /// Every detector, in the order their counters are kept.
-    pub const ALL: [Self; 6] = [Self::Email, Self::Phone, Self::Ssn, Self::Ip, Self::CreditCard, Self::UrlQuery];
+    /// Every detector with its name (in configs and `[redacted:NAME]` markers) and the counter
+    /// of its matches, in index order: the one place a detector is named.
+    const TABLE: [(Self, &'static str, &'static str); 6] = [
+        (Self::Email, "email", "detected_email"),
+        (Self::Phone, "phone", "detected_phone"),
+        (Self::Ssn, "ssn", "detected_ssn"),
+        (Self::Ip, "ip", "detected_ip"),
+        (Self::CreditCard, "credit_card", "detected_credit_card"),
+        (Self::UrlQuery, "url_query", "detected_url_query"),
+    ];
 
-    /// The name used in configs, markers and counters.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Phone => "phone",
-            Self::Ssn => "ssn",
-            Self::Ip => "ip",
-            Self::CreditCard => "credit_card",
-            Self::UrlQuery => "url_query",
+    /// Every detector, in the order their counters are kept.
+    pub const ALL: [Self; Self::TABLE.len()] = {
+        let mut all = [Self::Email; Self::TABLE.len()];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = Self::TABLE[i].0;
+            i += 1;
         }
+        all
+    };
+
+    /// The name used in configs and markers.
+    pub const fn name(self) -> &'static str {
+        Self::TABLE[self as usize].1
+    }
+
+    /// The counter of this detector's matches.
+    pub const fn counter(self) -> &'static str {
+        Self::TABLE[self as usize].2
     }
 
     /// The index into per-detector counters.
@@ -517,6 +534,14 @@ fn find_url_queries(text: &[u8], matches: &mut Vec<Match>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_lists_each_detector_at_its_index() {
+        for (i, d) in Detector::ALL.iter().enumerate() {
+            assert_eq!(d.index(), i);
+            assert_eq!(d.counter(), format!("detected_{}", d.name()));
+        }
+    }
 
     fn found(text: &str) -> Vec<(String, &'static str)> {
         let mut m = Vec::new();

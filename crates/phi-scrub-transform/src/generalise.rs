@@ -7,7 +7,7 @@ use phi_scrub_json::write_escaped_str;
 
 /// A generalising action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Generaliser {
+pub enum Generaliser {
     /// A date becomes its year; years that reveal an age over 89 become one `<=YYYY` bucket.
     Year,
     /// Ages over 89 become `"90+"`; other ages are kept.

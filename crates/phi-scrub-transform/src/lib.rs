@@ -12,24 +12,26 @@
 
 mod config;
 pub mod detect;
+mod drop_reason;
 mod generalise;
 pub mod hmac_sha256;
 mod key_table;
 pub mod mixpanel;
+mod mixpanel_event;
 pub mod path;
 mod policy;
 mod preset;
 pub mod pseudonym;
 mod rewrite;
-mod shape;
 
 use bytes::Bytes;
 
 pub use config::{HashEntry, MixpanelConfig, PageNaming, PhiScrubConfig, Preset, TimeResolution};
+pub use drop_reason::DropReason;
+pub use generalise::Generaliser;
 pub use generalise::{REDACTED, RESTRICTED_ZIP3};
 pub use policy::Policy;
 pub use preset::markdown_table as preset_table;
-pub use shape::DropReason;
 
 use crate::detect::{Detector, Detectors};
 use crate::pseudonym::{read_key_file, Pseudonymizer};
@@ -40,10 +42,10 @@ use phi_scrub_core::transform::{
 use phi_scrub_json::{ScanState, Scanner, ValueKind};
 
 use generalise::GeneraliseContext;
+use mixpanel_event::MixpanelEvent;
 use policy::NodeId;
-pub use rewrite::AuditTrail;
+pub use rewrite::{AuditTrail, Outcome};
 use rewrite::{Scratch, ValueRules, WalkCounts, Walker};
-use shape::MixpanelShape;
 
 /// The registry entry for `type = "phi_scrub"`.
 pub const PLUGIN: TransformPlugin = TransformPlugin { type_name: "phi_scrub", parse: parse_config };
@@ -93,7 +95,7 @@ pub struct PhiScrub {
     policy: Policy,
     pseudonymizer: Pseudonymizer,
     rules: ValueRules,
-    mixpanel: Option<MixpanelShape>,
+    mixpanel: Option<MixpanelEvent>,
     max_depth: usize,
     scan: ScanState,
     sets: Vec<NodeId>,
@@ -127,7 +129,7 @@ impl PhiScrub {
             return Err(BuildError::InvalidOption { option: "max_depth", message: "must be at least 1".into() });
         }
         let policy = Policy::compile(config)?;
-        let mixpanel = config.mixpanel.as_ref().map(MixpanelShape::compile).transpose()?;
+        let mixpanel = config.mixpanel.as_ref().map(MixpanelEvent::compile).transpose()?;
         Ok(Self {
             policy,
             pseudonymizer,
@@ -168,10 +170,10 @@ impl PhiScrub {
         }
         let result = match &mut self.mixpanel {
             None => {
-                let root = walker.policy.push_root(walker.sets);
+                let root = walker.root_set();
                 walker.object(&mut sc, root, false, &[], &mut self.out).map(|_| ()).map_err(DropReason::from)
             }
-            Some(shape) => shape.shape(&mut sc, &mut walker, payload, &mut self.out),
+            Some(event) => event.build(&mut sc, &mut walker, &self.pseudonymizer, &mut self.out),
         };
         let counts = walker.counts;
         result?;
@@ -194,29 +196,8 @@ impl PhiScrub {
     /// The counters so far.
     pub fn counters(&self) -> Metrics {
         let mut metrics = self.metrics.clone();
-        let totals = &self.walk_totals;
-        metrics.add("values_hashed", totals.hashed);
-        metrics.add("fields_removed", totals.removed);
-        metrics.add("hash_containers_removed", totals.hash_containers_removed);
-        metrics.add("values_redacted", totals.redacted);
-        metrics.add("values_generalised", totals.generalised);
-        metrics.add("ungeneralisable_removed", totals.ungeneralisable_removed);
-        for d in Detector::ALL {
-            metrics.add(detected_counter(d), totals.detected[d.index()]);
-        }
+        self.walk_totals.publish(&mut metrics);
         metrics
-    }
-}
-
-/// The counter of one detector's matches.
-const fn detected_counter(d: Detector) -> &'static str {
-    match d {
-        Detector::Email => "detected_email",
-        Detector::Phone => "detected_phone",
-        Detector::Ssn => "detected_ssn",
-        Detector::Ip => "detected_ip",
-        Detector::CreditCard => "detected_credit_card",
-        Detector::UrlQuery => "detected_url_query",
     }
 }
 

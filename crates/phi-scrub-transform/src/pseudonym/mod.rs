@@ -19,7 +19,10 @@ use siphasher::sip128::{Hasher128, SipHasher24};
 use thiserror::Error;
 use zeroize::{Zeroize, Zeroizing};
 
+mod normalise;
+
 use crate::hmac_sha256::HmacSha256;
+pub(crate) use normalise::hash_text;
 pub use phi_scrub_core::secret::SecretBytes;
 
 /// Keys shorter than this are refused: a short key makes pseudonyms guessable by brute force.
