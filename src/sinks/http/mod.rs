@@ -4,9 +4,16 @@
 //! flight, and while all slots are busy the sink stops reading its input, so back-pressure
 //! reaches the sources. Every event ends delivered or as a dead letter with a reason: when the
 //! input closes, the last partial batch is sent and every request in flight is awaited.
+//!
+//! This file is the sink's loop (batching, slots, settling); beside it: [`config`] (options and
+//! presets), [`encode`] (the request body), [`deliver`] (sending and retries), [`response`]
+//! (what Mixpanel's answers mean) and [`outcome`] (what became of each event).
 
 mod config;
 mod deliver;
+mod encode;
+mod outcome;
+mod response;
 
 use std::sync::Arc;
 
@@ -15,12 +22,31 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use config::{HttpSettings, HttpSinkConfig, Preset, Region, ResponseMode};
-pub use deliver::{deliver, encode, past, BatchOutcome, GiveUp, DEADLINE_REASON};
+pub use deliver::{deliver, past};
+pub use encode::encode;
+pub use outcome::{BatchOutcome, GiveUp, DEADLINE_REASON};
 
 use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlugin, Task};
 use crate::metrics::{Metrics, Publisher};
 use crate::sinks::dead_letter::DeadLetterWriter;
 use phi_scrub_core::event::Event;
+
+/// The `http` sink's registry entry. Parsing resolves the settings too, so a preset's limits
+/// and missing credentials are reported by `validate`.
+pub const PLUGIN: SinkPlugin = SinkPlugin { type_name: "http", parse };
+
+fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
+    let config = parse_table::<HttpSinkConfig>(table)?;
+    config.resolve()?;
+    Ok(Box::new(config))
+}
+
+impl SinkConfig for HttpSinkConfig {
+    fn build(&self, cx: SinkContext<'_>) -> Result<Task, BuildError> {
+        let settings = self.resolve().map_err(BuildError::Invalid)?;
+        Ok(Box::pin(async move { run(&cx.name, settings, cx.input, cx.deadline, cx.publisher).await }))
+    }
+}
 
 /// Events waiting to be sent, with their encoded size.
 struct Pending {
@@ -41,23 +67,6 @@ impl Pending {
     }
 }
 
-/// The `http` sink's registry entry. Parsing resolves the settings too, so a preset's limits
-/// and missing credentials are reported by `validate`.
-pub const PLUGIN: SinkPlugin = SinkPlugin { type_name: "http", parse };
-
-fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
-    let config = parse_table::<HttpSinkConfig>(table)?;
-    config.resolve()?;
-    Ok(Box::new(config))
-}
-
-impl SinkConfig for HttpSinkConfig {
-    fn build(&self, cx: SinkContext<'_>) -> Result<Task, BuildError> {
-        let settings = self.resolve().map_err(BuildError::Invalid)?;
-        Ok(Box::pin(async move { run(&cx.name, settings, cx.input, cx.deadline, cx.publisher).await }))
-    }
-}
-
 /// Runs the sink until its input closes and everything in flight is settled. When `deadline`
 /// turns true (the shutdown grace period is over), whatever is not delivered yet, in flight,
 /// pending or still arriving, becomes a dead letter with [`DEADLINE_REASON`].
@@ -68,74 +77,30 @@ pub async fn run(
     deadline: watch::Receiver<bool>,
     publisher: Publisher,
 ) -> std::io::Result<Metrics> {
-    let client = reqwest::Client::builder()
-        .timeout(settings.request_timeout)
-        .build()
-        .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
-    let mut dead_letters = settings.dead_letter.as_ref().map(|c| DeadLetterWriter::open(name, c)).transpose()?;
-    let settings = Arc::new(settings);
-    let slots = Arc::new(Semaphore::new(settings.concurrency));
-    let mut in_flight: JoinSet<BatchOutcome> = JoinSet::new();
-    let mut metrics = Metrics::default();
-    let mut pending = Pending::new();
+    let mut sink = Running::start(name, settings, deadline)?;
     let mut open = true;
-    let mut expired = false;
-    while open || !pending.events.is_empty() {
-        let batch_due = pending.deadline;
+    while open || !sink.pending.events.is_empty() {
+        let batch_due = sink.pending.deadline;
+        let deadline = sink.deadline.clone();
         tokio::select! {
             batch = rx.recv(), if open => match batch {
-                Some(batch) => {
-                    // Events given up here are released only after their dead letters are flushed.
-                    let mut settled = Vec::new();
-                    for event in batch {
-                        metrics.events_in += 1;
-                        metrics.bytes_in += event.payload.len() as u64;
-                        if expired {
-                            dead_letter(&event, &GiveUp::deadline(), &mut metrics, &mut dead_letters)?;
-                            settled.push(event);
-                            continue;
-                        }
-                        if let Some(full) = add(&mut pending, event, &settings, &mut metrics, &mut dead_letters, &mut settled)? {
-                            launch(full, &client, &settings, &slots, &mut in_flight, &deadline).await;
-                        }
-                        if pending.events.len() >= settings.max_events {
-                            launch(pending.take(), &client, &settings, &slots, &mut in_flight, &deadline).await;
-                        }
-                    }
-                    flush_or_fail(&mut dead_letters, &settled, &mut metrics);
-                    drop(settled);
-                }
+                Some(batch) => sink.accept(batch).await?,
                 None => open = false,
             },
-            () = past(deadline.clone()), if !expired => {
-                expired = true;
-                let events = pending.take();
-                for event in &events {
-                    dead_letter(event, &GiveUp::deadline(), &mut metrics, &mut dead_letters)?;
-                }
-                flush_or_fail(&mut dead_letters, &events, &mut metrics);
-            }
+            () = past(deadline), if !sink.expired => sink.expire()?,
             _ = sleep_until(batch_due), if batch_due.is_some() => {}
-            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?, &mut metrics, &mut dead_letters)?;
+            Some(done) = sink.in_flight.join_next(), if !sink.in_flight.is_empty() => {
+                sink.settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?)?;
             }
         }
-        publisher.publish(&metrics);
-        let due = pending.deadline.is_some_and(|d| d <= Instant::now());
-        if !pending.events.is_empty() && (due || !open) {
-            launch(pending.take(), &client, &settings, &slots, &mut in_flight, &deadline).await;
+        publisher.publish(&sink.metrics);
+        let due = sink.pending.deadline.is_some_and(|d| d <= Instant::now());
+        if !sink.pending.events.is_empty() && (due || !open) {
+            let batch = sink.pending.take();
+            sink.launch(batch).await;
         }
     }
-    while let Some(done) = in_flight.join_next().await {
-        settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?, &mut metrics, &mut dead_letters)?;
-    }
-    if let Some(writer) = dead_letters {
-        // Every batch was flushed already (failures were counted and not acknowledged); a
-        // failing final sync is reported, not fatal, so the summary still comes out.
-        if let Err(e) = writer.finish() {
-            eprintln!("phi-scrub: sink `{name}`: cannot sync the dead-letter file: {e}");
-        }
-    }
+    let metrics = sink.finish(name).await?;
     publisher.publish(&metrics);
     Ok(metrics)
 }
@@ -147,94 +112,161 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Adds an event; returns a full batch to send when this event does not fit beside it. An event
-/// too large for any batch becomes a dead letter and goes to `settled` (released after flush).
-fn add(
-    pending: &mut Pending,
-    event: Event,
-    settings: &HttpSettings,
-    metrics: &mut Metrics,
-    dead_letters: &mut Option<DeadLetterWriter>,
-    settled: &mut Vec<Event>,
-) -> std::io::Result<Option<Vec<Event>>> {
-    let size = event.payload.len() + 1;
-    if size + 2 > settings.max_bytes {
-        dead_letter(&event, &GiveUp::new("too large", "event larger than batch.max_bytes"), metrics, dead_letters)?;
-        settled.push(event);
-        return Ok(None);
-    }
-    let full = if pending.bytes + size > settings.max_bytes { Some(pending.take()) } else { None };
-    pending.events.push(event);
-    pending.bytes += size;
-    pending.deadline.get_or_insert_with(|| Instant::now() + settings.batch_timeout);
-    Ok(full)
+/// The sink while it runs: the batch being filled, the requests in flight and their slots, the
+/// dead-letter file and the counters.
+struct Running {
+    client: reqwest::Client,
+    settings: Arc<HttpSettings>,
+    slots: Arc<Semaphore>,
+    in_flight: JoinSet<BatchOutcome>,
+    deadline: watch::Receiver<bool>,
+    pending: Pending,
+    dead_letters: Option<DeadLetterWriter>,
+    metrics: Metrics,
+    /// The shutdown grace period is over: everything still arriving becomes a dead letter.
+    expired: bool,
 }
 
-/// Waits for a free request slot, then sends the batch in its own task.
-async fn launch(
-    events: Vec<Event>,
-    client: &reqwest::Client,
-    settings: &Arc<HttpSettings>,
-    slots: &Arc<Semaphore>,
-    in_flight: &mut JoinSet<BatchOutcome>,
-    deadline: &watch::Receiver<bool>,
-) {
-    let Ok(permit) = slots.clone().acquire_owned().await else { return };
-    let (client, settings, deadline) = (client.clone(), settings.clone(), deadline.clone());
-    in_flight.spawn(async move {
-        let outcome = deliver(&client, &settings, events, deadline).await;
-        drop(permit);
-        outcome
-    });
-}
-
-fn settle(
-    outcome: BatchOutcome,
-    metrics: &mut Metrics,
-    dead_letters: &mut Option<DeadLetterWriter>,
-) -> std::io::Result<()> {
-    metrics.add("batches", 1);
-    metrics.add("requests", outcome.requests);
-    metrics.add("retries", outcome.retries);
-    for event in &outcome.delivered {
-        metrics.events_out += 1;
-        metrics.bytes_out += event.payload.len() as u64;
+impl Running {
+    fn start(name: &str, settings: HttpSettings, deadline: watch::Receiver<bool>) -> std::io::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
+        let dead_letters = settings.dead_letter.as_ref().map(|c| DeadLetterWriter::open(name, c)).transpose()?;
+        Ok(Self {
+            client,
+            slots: Arc::new(Semaphore::new(settings.concurrency)),
+            settings: Arc::new(settings),
+            in_flight: JoinSet::new(),
+            deadline,
+            pending: Pending::new(),
+            dead_letters,
+            metrics: Metrics::default(),
+            expired: false,
+        })
     }
-    for (event, reason) in &outcome.dead {
-        dead_letter(event, reason, metrics, dead_letters)?;
-    }
-    // Written before the events (and any acknowledgement they hold) are released.
-    let events: Vec<Event> = outcome.dead.into_iter().map(|(e, _)| e).collect();
-    flush_or_fail(dead_letters, &events, metrics);
-    Ok(())
-}
 
-/// Hands the dead letters to the operating system; if that fails, the events just written are
-/// lost and their acknowledgements fail.
-fn flush_or_fail(dead_letters: &mut Option<DeadLetterWriter>, events: &[Event], metrics: &mut Metrics) {
-    if let Some(w) = dead_letters {
-        if let Err(e) = w.flush() {
-            for event in events {
-                lost(event, &e, metrics);
+    /// Takes a batch from the input: each event joins the pending batch (sent when full), or,
+    /// past the deadline, becomes a dead letter. Events given up here are released only after
+    /// their dead letters are flushed.
+    async fn accept(&mut self, batch: Vec<Event>) -> std::io::Result<()> {
+        let mut settled = Vec::new();
+        for event in batch {
+            self.metrics.events_in += 1;
+            self.metrics.bytes_in += event.payload.len() as u64;
+            if self.expired {
+                self.dead_letter(&event, &GiveUp::deadline())?;
+                settled.push(event);
+                continue;
+            }
+            if let Some(full) = self.add(event, &mut settled)? {
+                self.launch(full).await;
+            }
+            if self.pending.events.len() >= self.settings.max_events {
+                let full = self.pending.take();
+                self.launch(full).await;
+            }
+        }
+        self.flush_or_fail(&settled);
+        Ok(())
+    }
+
+    /// The grace period ended: what is pending becomes dead letters.
+    fn expire(&mut self) -> std::io::Result<()> {
+        self.expired = true;
+        let events = self.pending.take();
+        for event in &events {
+            self.dead_letter(event, &GiveUp::deadline())?;
+        }
+        self.flush_or_fail(&events);
+        Ok(())
+    }
+
+    /// Adds an event; returns a full batch to send when this event does not fit beside it. An
+    /// event too large for any batch becomes a dead letter and goes to `settled` (released
+    /// after flush).
+    fn add(&mut self, event: Event, settled: &mut Vec<Event>) -> std::io::Result<Option<Vec<Event>>> {
+        let size = event.payload.len() + 1;
+        if size + 2 > self.settings.max_bytes {
+            self.dead_letter(&event, &GiveUp::new("too large", "event larger than batch.max_bytes"))?;
+            settled.push(event);
+            return Ok(None);
+        }
+        let pending = &mut self.pending;
+        let full = if pending.bytes + size > self.settings.max_bytes { Some(pending.take()) } else { None };
+        pending.events.push(event);
+        pending.bytes += size;
+        pending.deadline.get_or_insert_with(|| Instant::now() + self.settings.batch_timeout);
+        Ok(full)
+    }
+
+    /// Waits for a free request slot, then sends the batch in its own task.
+    async fn launch(&mut self, events: Vec<Event>) {
+        let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
+        let (client, settings, deadline) = (self.client.clone(), self.settings.clone(), self.deadline.clone());
+        self.in_flight.spawn(async move {
+            let outcome = deliver(&client, &settings, events, deadline).await;
+            drop(permit);
+            outcome
+        });
+    }
+
+    /// Counts what became of a batch and writes its dead letters.
+    fn settle(&mut self, outcome: BatchOutcome) -> std::io::Result<()> {
+        self.metrics.add("batches", 1);
+        self.metrics.add("requests", outcome.requests);
+        self.metrics.add("retries", outcome.retries);
+        for event in &outcome.delivered {
+            self.metrics.events_out += 1;
+            self.metrics.bytes_out += event.payload.len() as u64;
+        }
+        for (event, reason) in &outcome.dead {
+            self.dead_letter(event, reason)?;
+        }
+        // Written before the events (and any acknowledgement they hold) are released.
+        let events: Vec<Event> = outcome.dead.into_iter().map(|(e, _)| e).collect();
+        self.flush_or_fail(&events);
+        Ok(())
+    }
+
+    /// Waits for every request in flight, then syncs the dead-letter file.
+    async fn finish(mut self, name: &str) -> std::io::Result<Metrics> {
+        while let Some(done) = self.in_flight.join_next().await {
+            self.settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?)?;
+        }
+        if let Some(writer) = self.dead_letters {
+            // Every batch was flushed already (failures were counted and not acknowledged); a
+            // failing final sync is reported, not fatal, so the summary still comes out.
+            if let Err(e) = writer.finish() {
+                eprintln!("phi-scrub: sink `{name}`: cannot sync the dead-letter file: {e}");
+            }
+        }
+        Ok(self.metrics)
+    }
+
+    /// Hands the dead letters to the operating system; if that fails, the events just written
+    /// are lost and their acknowledgements fail.
+    fn flush_or_fail(&mut self, events: &[Event]) {
+        if let Some(w) = &mut self.dead_letters {
+            if let Err(e) = w.flush() {
+                for event in events {
+                    lost(event, &e, &mut self.metrics);
+                }
             }
         }
     }
-}
 
-fn dead_letter(
-    event: &Event,
-    reason: &GiveUp,
-    metrics: &mut Metrics,
-    dead_letters: &mut Option<DeadLetterWriter>,
-) -> std::io::Result<()> {
-    metrics.add("dead_letters", 1);
-    metrics.drop_one(reason.label);
-    if let Some(w) = dead_letters {
-        if let Err(e) = w.write(event, &reason.detail) {
-            lost(event, &e, metrics);
+    fn dead_letter(&mut self, event: &Event, reason: &GiveUp) -> std::io::Result<()> {
+        self.metrics.add("dead_letters", 1);
+        self.metrics.drop_one(reason.label);
+        if let Some(w) = &mut self.dead_letters {
+            if let Err(e) = w.write(event, &reason.detail) {
+                lost(event, &e, &mut self.metrics);
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A dead letter could not be kept: count it, say so once per event, and fail its
