@@ -68,11 +68,30 @@ fn prepare(
     if sc.peek_kind()? != ValueKind::Object {
         return Err(BodyError::NotAnObject);
     }
-    sc.begin_object()?;
     let mut out = Vec::with_capacity(body.len() + 32);
     out.push(b'{');
-    let mut write_key = None;
-    let (mut has_type, mut has_context, mut has_integrations) = (false, false, false);
+    let seen = copy_members(&mut sc, call, &mut out)?;
+    sc.finish()?;
+    add_missing(&mut out, call, env, &seen)?;
+    out.push(b'}');
+    Ok(Call { event: out, write_key: seen.write_key })
+}
+
+/// What [`copy_members`] found among a call's members.
+#[derive(Default)]
+struct Seen {
+    write_key: Option<String>,
+    has_type: bool,
+    has_context: bool,
+    has_integrations: bool,
+}
+
+/// Copies the members of the call at the scanner's position into `out` (after its `{`), all
+/// but `writeKey`, checking `type` against the endpoint's.
+fn copy_members(sc: &mut Scanner<'_, '_>, call: Option<&'static str>, out: &mut Vec<u8>) -> Result<Seen, BodyError> {
+    let body = sc.buf();
+    sc.begin_object()?;
+    let mut seen = Seen::default();
     let mut text = Vec::new();
     while let Some(key) = sc.next_key()? {
         let name = sc.key_bytes(key).to_vec();
@@ -82,18 +101,18 @@ fn prepare(
         let value = &body[value_start..sc.pos()];
         match name.as_slice() {
             b"writeKey" => {
-                write_key = string_value(value, &mut text);
+                seen.write_key = string_value(value, &mut text);
                 continue;
             }
             b"type" => {
-                has_type = true;
+                seen.has_type = true;
                 let found = string_value(value, &mut text).ok_or(BodyError::BadType)?;
                 if let Some(endpoint) = call.filter(|c| *c != found) {
                     return Err(BodyError::TypeMismatch { found, endpoint });
                 }
             }
-            b"context" => has_context = true,
-            b"integrations" => has_integrations = true,
+            b"context" => seen.has_context = true,
+            b"integrations" => seen.has_integrations = true,
             _ => {}
         }
         if out.len() > 1 {
@@ -101,7 +120,12 @@ fn prepare(
         }
         out.extend_from_slice(&body[start..sc.pos()]);
     }
-    sc.finish()?;
+    Ok(seen)
+}
+
+/// Adds what the call lacks: its `type` from the endpoint, and the batch envelope's `context`
+/// and `integrations`.
+fn add_missing(out: &mut Vec<u8>, call: Option<&'static str>, env: Envelope<'_>, seen: &Seen) -> Result<(), BodyError> {
     let mut add = |name: &str, value: &[u8]| {
         if out.len() > 1 {
             out.push(b',');
@@ -109,20 +133,19 @@ fn prepare(
         out.extend_from_slice(format!("\"{name}\":").as_bytes());
         out.extend_from_slice(value);
     };
-    if !has_type {
+    if !seen.has_type {
         match call {
             Some(c) => add("type", format!("\"{c}\"").as_bytes()),
             None => return Err(BodyError::MissingType(0)),
         }
     }
-    if let (false, Some(c)) = (has_context, env.context) {
+    if let (false, Some(c)) = (seen.has_context, env.context) {
         add("context", c);
     }
-    if let (false, Some(i)) = (has_integrations, env.integrations) {
+    if let (false, Some(i)) = (seen.has_integrations, env.integrations) {
         add("integrations", i);
     }
-    out.push(b'}');
-    Ok(Call { event: out, write_key })
+    Ok(())
 }
 
 fn string_value(raw: &[u8], text: &mut Vec<u8>) -> Option<String> {

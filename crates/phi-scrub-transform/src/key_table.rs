@@ -4,7 +4,8 @@
 
 use phi_scrub_json::fingerprint;
 
-use crate::policy::NodeId;
+/// A node of the compiled policy tree, by index.
+pub(crate) type NodeId = u32;
 
 /// Up to this many keys a table is searched linearly.
 const LINEAR_KEYS: usize = 8;

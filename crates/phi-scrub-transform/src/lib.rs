@@ -10,6 +10,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod action;
 mod config;
 pub mod detect;
 mod drop_reason;
@@ -50,28 +51,11 @@ use rewrite::{Scratch, ValueRules, WalkCounts, Walker};
 /// The registry entry for `type = "phi_scrub"`.
 pub const PLUGIN: TransformPlugin = TransformPlugin { type_name: "phi_scrub", parse: parse_config };
 
-/// The option names of a `phi_scrub` block, as `plugin.toml` lists them.
-pub const OPTIONS: &[&str] = &[
-    "key",
-    "key_file",
-    "algorithm",
-    "drop",
-    "hash",
-    "allow",
-    "preset",
-    "redact",
-    "year",
-    "age",
-    "zip3",
-    "url_strip",
-    "url_keep_params",
-    "user_agent",
-    "truncate",
-    "detect",
-    "detect_action",
-    "max_depth",
-    "mixpanel",
-];
+/// The option names of a `phi_scrub` block, as `plugin.toml` lists them: read from
+/// [`PhiScrubConfig`] itself, so the list cannot drift from the options accepted.
+pub fn options() -> &'static [&'static str] {
+    phi_scrub_core::config::option_names::<PhiScrubConfig>()
+}
 
 fn parse_config(table: toml::Table) -> Result<Box<dyn TransformConfig>, String> {
     let config: PhiScrubConfig =

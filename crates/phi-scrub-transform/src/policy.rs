@@ -15,56 +15,12 @@ use crate::path::{Path, Segment};
 use phi_scrub_core::transform::BuildError;
 use phi_scrub_json::fingerprint;
 
+pub(crate) use crate::action::Action;
 use crate::config::{HashEntry, PhiScrubConfig};
 use crate::generalise::Generaliser;
+pub(crate) use crate::key_table::NodeId;
 use crate::key_table::{normalise_key, KeyTable, MAX_NORMALISED_KEY};
 use crate::preset;
-
-pub(crate) type NodeId = u32;
-
-/// What the policy does to the value at a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Action {
-    /// Remove the field.
-    Drop,
-    /// Replace the value by its keyed hash, after optional normalisation.
-    Hash { trim: bool, lowercase: bool },
-    /// Replace the value by a fixed marker.
-    Redact,
-    /// Keep a coarser form of the value.
-    Generalise(Generaliser),
-    /// Keep the field and everything under it (default-deny mode).
-    Allow,
-}
-
-impl Action {
-    /// Precedence when several rules match one field: the safer wins.
-    fn rank(self) -> u8 {
-        match self {
-            Self::Drop => 5,
-            Self::Hash { .. } => 4,
-            Self::Redact => 3,
-            Self::Generalise(_) => 2,
-            Self::Allow => 1,
-        }
-    }
-
-    /// Whether the field's value can reach the output in some form.
-    fn keeps(self) -> bool {
-        !matches!(self, Self::Drop)
-    }
-
-    /// A short name for metrics and the audit report.
-    pub(crate) const fn name(self) -> &'static str {
-        match self {
-            Self::Drop => "drop",
-            Self::Hash { .. } => "hash",
-            Self::Redact => "redact",
-            Self::Generalise(g) => g.name(),
-            Self::Allow => "allow",
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 struct Node {

@@ -6,9 +6,9 @@
 //! identifier it covers and why. The README's rule table is generated from this list, and a test
 //! keeps the two in step.
 
+use crate::action::Action;
 use crate::config::Preset;
 use crate::generalise::Generaliser;
-use crate::policy::Action;
 
 /// One preset rule.
 #[derive(Debug, Clone, Copy)]
