@@ -87,7 +87,7 @@ pub struct PhiScrubConfig {
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     /// Default-deny for Segment events, covering the HIPAA Safe Harbor identifiers as they show
-    /// up in Segment payloads (the README lists every rule).
+    /// up in Segment payloads (docs/hipaa-preset.md lists every rule).
     Hipaa,
 }
 

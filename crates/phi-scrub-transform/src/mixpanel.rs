@@ -1,7 +1,7 @@
 //! What phi-scrub knows about Mixpanel's ingestion API, in one place: hosts, limits, reserved
 //! properties, the `distinct_id` values Mixpanel refuses, and how `time` is computed.
 //!
-//! Sources (see `shared/MIXPANEL.md`): docs.mixpanel.com `reference/import-events`,
+//! Sources: docs.mixpanel.com `reference/import-events`,
 //! `reference/track-event`, `reference/event-deduplication` and the ingestion OpenAPI spec.
 //! Where they disagree (request size: 10 MB vs 2 MiB), the safer number is used.
 

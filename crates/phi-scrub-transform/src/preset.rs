@@ -3,7 +3,7 @@
 //!
 //! Each rule names a key (in words, matched whatever its case and separators: `first name`
 //! matches `firstName`, `first_name`, `FIRST_NAME`, `Firstname`…), where it is looked for, what is done, which
-//! identifier it covers and why. The README's rule table is generated from this list, and a test
+//! identifier it covers and why. The table in docs/hipaa-preset.md is generated from this list, and a test
 //! keeps the two in step.
 
 use crate::action::Action;
@@ -230,7 +230,7 @@ pub(crate) fn spellings(words: &str) -> Vec<String> {
     all
 }
 
-/// The README's table of a preset's rules (Markdown).
+/// The table of a preset's rules (Markdown), as docs/hipaa-preset.md holds it.
 pub fn markdown_table(preset: Preset) -> String {
     let mut out = String::from(
         "| where | key (case and separators ignored) | action | covers | why |\n| --- | --- | --- | --- | --- |\n",
