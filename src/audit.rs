@@ -31,6 +31,8 @@ pub struct Report {
     pub dropped: BTreeMap<String, u64>,
     /// Per field path (arrays walked element by element, as in policy paths).
     pub fields: BTreeMap<String, FieldReport>,
+    /// Preset rules lifted by `preset_overrides`, with their reasons.
+    pub lifted_preset_rules: Vec<String>,
 }
 
 /// One field path of the sample.
@@ -56,7 +58,8 @@ impl Auditor {
     /// Audits with `transform`; lines longer than `max_line` bytes are counted and skipped.
     pub fn new(mut transform: PhiScrub, max_line: usize) -> Self {
         transform.enable_audit();
-        Self { transform, max_line, report: Report::default() }
+        let report = Report { lifted_preset_rules: transform.lifted_rules().to_vec(), ..Report::default() };
+        Self { transform, max_line, report }
     }
 
     /// Reads NDJSON from `input` to its end, calling `progress` with the bytes read so far.
@@ -186,6 +189,12 @@ pub fn render_table(report: &Report) -> String {
         dropped,
         if report.dropped.is_empty() { String::new() } else { format!(" ({})", counts(&report.dropped)) }
     );
+    for rule in &report.lifted_preset_rules {
+        out.push_str(&format!("note: {rule}\n"));
+    }
+    if !report.lifted_preset_rules.is_empty() {
+        out.push('\n');
+    }
     let width = report.fields.keys().map(String::len).max().unwrap_or(5).clamp(5, 60);
     out.push_str(&format!(
         "{:<width$}  {:>7}  {:<48}  {}\n",

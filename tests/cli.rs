@@ -209,8 +209,9 @@ fn config_tests_of_the_hipaa_example_pass() {
 #[test]
 fn a_failing_config_test_fails_the_command_and_says_why() {
     let text = std::fs::read_to_string(root("examples/hipaa.toml")).unwrap();
-    // A team loosens its policy by mistake: the pinned test must catch it.
-    let loosened = text.replace("preset = \"hipaa\"\n", "preset = \"hipaa\"\nallow = [\"properties.phone\"]\n");
+    // A team lifts a preset rule it should not have: the pinned test must catch it.
+    let lift = "  { path = \"properties.phone\", action = \"allow\", reason = \"call-back flow\" },\n";
+    let loosened = text.replace("preset_overrides = [\n", &format!("preset_overrides = [\n{lift}"));
     let loosened = loosened.replacen("allow = [\"properties\"]\n", "", 1);
     let path = std::env::temp_dir().join(format!("phi-scrub-loosened-{}.toml", std::process::id()));
     std::fs::write(&path, loosened).unwrap();
@@ -243,4 +244,30 @@ fn audit_reports_per_field_outcomes_without_sending_or_showing_values() {
     let table = run_phi(&["audit", "--config", &config], &[("PHI_HMAC_KEY", KEY)], events);
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.starts_with("phi-scrub audit: 7 events read, 4 forwarded, 3 dropped"), "{table}");
+}
+
+#[test]
+fn lifted_preset_rules_are_listed_by_validate_run_and_audit() {
+    let text = std::fs::read_to_string(root("examples/hipaa.toml")).unwrap();
+    let reason = "regional dashboards need five-digit ZIPs (privacy office ticket 812)";
+    let lift = format!("  {{ path = \"properties.zip\", action = \"allow\", reason = \"{reason}\" }},\n");
+    let lifted = text.replace("preset_overrides = [\n", &format!("preset_overrides = [\n{lift}"));
+    let path = std::env::temp_dir().join(format!("phi-scrub-lifted-{}.toml", std::process::id()));
+    std::fs::write(&path, lifted).unwrap();
+    let config = path.to_str().unwrap();
+    let line = format!("preset rule lifted at `properties.zip`: zip3 -> allow (reason: {reason})");
+    let env = [("PHI_HMAC_KEY", KEY)];
+
+    let validate = run_phi(&["validate", "--config", config], &env, Vec::new());
+    assert!(String::from_utf8_lossy(&validate.stdout).contains(&line), "{validate:?}");
+
+    let event = br#"{"type":"track","event":"Search","userId":"u1","timestamp":"2026-11-28T10:00:00Z","properties":{"zip":"94110"}}"#;
+    let run = run_phi(&["run", "--config", config], &env, [&event[..], b"\n"].concat());
+    assert!(stderr(&run).contains(&line), "{}", stderr(&run));
+
+    let audit = run_phi(&["audit", "--config", config, "--json"], &env, event.to_vec());
+    let report: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let listed = report["lifted_preset_rules"].as_array().unwrap();
+    assert!(listed.iter().any(|l| l == &Value::from(line.clone())), "{listed:?}");
+    std::fs::remove_file(&path).unwrap();
 }

@@ -302,6 +302,9 @@ impl PipelineConfig {
         }
         for (name, t) in &self.transforms {
             out.push_str(&format!("transform {name} ({}) <- {}\n", t.type_name, t.inputs.join(", ")));
+            for notice in t.config.notices() {
+                out.push_str(&format!("  note: {notice}\n"));
+            }
         }
         for (name, s) in &self.sinks {
             out.push_str(&format!("sink      {name} ({}) <- {}\n", s.type_name, s.inputs.join(", ")));

@@ -96,6 +96,9 @@ impl Builder {
     pub(super) fn spawn_transforms(&mut self, config: &PipelineConfig) -> Result<(), TopologyError> {
         for (name, entry) in &config.transforms {
             let transform = entry.config.build().map_err(|e| build_error("transform", name, e))?;
+            for notice in entry.config.notices() {
+                eprintln!("phi-scrub: transform `{name}`: {notice}");
+            }
             let rx = self.edges.take_input(name)?;
             let outputs = TransformOutputs {
                 primary: self.edges.take_output(name, None),

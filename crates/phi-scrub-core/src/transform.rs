@@ -98,6 +98,13 @@ pub trait TransformConfig: fmt::Debug + Send + Sync {
         &[DROPPED_OUTPUT]
     }
 
+    /// What an operator must be told about this config, one line each: safety rules loosened
+    /// on purpose, with their reasons. `validate` prints them and the host logs them at start;
+    /// never a secret.
+    fn notices(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The concrete config, for tools that know the type (such as `phi-scrub audit`).
     fn as_any(&self) -> &dyn std::any::Any;
 }

@@ -1,6 +1,7 @@
 //! What a rule does to the value at its path: the vocabulary shared by the policy tree, the
 //! preset's rules and the rewriter.
 
+use crate::config::OverrideAction;
 use crate::generalise::Generaliser;
 
 /// What the policy does to the value at a path.
@@ -43,6 +44,21 @@ impl Action {
             Self::Redact => "redact",
             Self::Generalise(g) => g.name(),
             Self::Allow => "allow",
+        }
+    }
+}
+
+impl From<OverrideAction> for Action {
+    fn from(a: OverrideAction) -> Self {
+        match a {
+            OverrideAction::Allow => Self::Allow,
+            OverrideAction::Hash => Self::Hash { trim: true, lowercase: true },
+            OverrideAction::Redact => Self::Redact,
+            OverrideAction::Year => Self::Generalise(Generaliser::Year),
+            OverrideAction::Age => Self::Generalise(Generaliser::Age),
+            OverrideAction::Zip3 => Self::Generalise(Generaliser::Zip3),
+            OverrideAction::UrlStrip => Self::Generalise(Generaliser::UrlStrip),
+            OverrideAction::UserAgent => Self::Generalise(Generaliser::UserAgent),
         }
     }
 }

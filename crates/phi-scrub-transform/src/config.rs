@@ -40,9 +40,15 @@ pub struct PhiScrubConfig {
     /// generalising action) is removed.
     #[serde(default)]
     pub allow: Option<Vec<String>>,
-    /// A ready-made default-deny policy: `"hipaa"`. The rules above refine it.
+    /// A ready-made default-deny policy: `"hipaa"`. It is a floor: the other rules can make it
+    /// stricter, never looser (`allow` never lifts one of its rules); see `preset_overrides`.
     #[serde(default)]
     pub preset: Option<Preset>,
+    /// Preset rules lifted on purpose, each for one exact path and with the reason:
+    /// `[{ path = "properties.zip", action = "allow", reason = "…" }]`. `validate`, `audit` and
+    /// the startup log list every one.
+    #[serde(default)]
+    pub preset_overrides: Vec<PresetOverride>,
     /// Paths whose value is replaced by the marker `"[redacted]"`.
     #[serde(default)]
     pub redact: Vec<String>,
@@ -89,6 +95,41 @@ pub enum Preset {
     /// Default-deny for Segment events, covering the HIPAA Safe Harbor identifiers as they show
     /// up in Segment payloads (docs/hipaa-preset.md lists every rule).
     Hipaa,
+}
+
+/// A preset rule lifted for one exact path, with the reason (shown by `validate`, `audit` and
+/// the startup log).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresetOverride {
+    /// The exact path (no `*` or `**`) whose preset rule is lifted.
+    pub path: String,
+    /// What to do there instead of the preset's rule.
+    pub action: OverrideAction,
+    /// Why: required, and printed wherever lifted rules are listed.
+    pub reason: String,
+}
+
+/// What a lifted preset rule becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideAction {
+    /// Keep the value as it is.
+    Allow,
+    /// Replace it by its keyed hash (after trimming and lowercasing).
+    Hash,
+    /// Replace it by the redaction marker.
+    Redact,
+    /// Keep the year of a date.
+    Year,
+    /// Pool ages of 90 and over.
+    Age,
+    /// Keep the first three digits of a ZIP code.
+    Zip3,
+    /// Strip a URL's query, fragment and id-like segments.
+    UrlStrip,
+    /// Reduce a user agent to browser family and major version.
+    UserAgent,
 }
 
 /// One `hash` entry.

@@ -27,7 +27,9 @@ mod rewrite;
 
 use bytes::Bytes;
 
-pub use config::{HashEntry, MixpanelConfig, PageNaming, PhiScrubConfig, Preset, TimeResolution};
+pub use config::{
+    HashEntry, MixpanelConfig, OverrideAction, PageNaming, PhiScrubConfig, Preset, PresetOverride, TimeResolution,
+};
 pub use drop_reason::DropReason;
 pub use generalise::Generaliser;
 pub use generalise::{REDACTED, RESTRICTED_ZIP3};
@@ -66,6 +68,10 @@ fn parse_config(table: toml::Table) -> Result<Box<dyn TransformConfig>, String> 
 impl TransformConfig for PhiScrubConfig {
     fn build(&self) -> Result<Box<dyn FunctionTransform>, BuildError> {
         Ok(Box::new(PhiScrub::new(self)?))
+    }
+
+    fn notices(&self) -> Vec<String> {
+        Policy::compile(self).map(|p| p.lifted_rules().to_vec()).unwrap_or_default()
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -170,6 +176,11 @@ impl PhiScrub {
     /// Slower: for `phi-scrub audit`, not for pipelines.
     pub fn enable_audit(&mut self) {
         self.audit = Some(AuditTrail::default());
+    }
+
+    /// Every preset rule lifted by `preset_overrides`, one line each with its reason.
+    pub fn lifted_rules(&self) -> &[String] {
+        self.policy.lifted_rules()
     }
 
     /// What was decided for each field of the last event, when auditing.

@@ -6,8 +6,10 @@
 //! node that stays active at every depth below (it matches zero or more keys).
 //!
 //! Rules come in two tiers: the user's own, and a preset's. Where several rules match a field
-//! the safest wins, except that a user rule with an exact path (no wildcard) replaces the
-//! preset's rules for that field: that is how a team refines a preset on purpose.
+//! the safest wins, and where they are equally safe the preset's wins: a preset is a floor that
+//! the user's rules can tighten but never loosen. The one way to lift a preset rule is a
+//! `preset_overrides` entry, for one exact path and with a reason; it replaces the preset's
+//! rules for that field (the user's own rules still apply beside it).
 
 use std::ops::Range;
 
@@ -16,7 +18,7 @@ use phi_scrub_core::transform::BuildError;
 use phi_scrub_json::fingerprint;
 
 pub(crate) use crate::action::Action;
-use crate::config::{HashEntry, PhiScrubConfig};
+use crate::config::{HashEntry, PhiScrubConfig, PresetOverride};
 use crate::generalise::Generaliser;
 pub(crate) use crate::key_table::NodeId;
 use crate::key_table::{normalise_key, KeyTable, MAX_NORMALISED_KEY};
@@ -32,12 +34,12 @@ struct Node {
     any_depth: Option<NodeId>,
     /// A `**` node: stays active below itself.
     recursive: bool,
-    /// Reached from the root by key segments only: a rule here names one exact field.
-    exact: bool,
     /// The user's rule ending here, with the option it came from.
     action: Option<(Action, &'static str)>,
     /// The preset's rule ending here.
     preset: Option<Action>,
+    /// A `preset_overrides` entry ending here (an exact path): replaces the preset's rules.
+    lifted: Option<Action>,
     /// Whether any rule can match below this node.
     has_rules_below: bool,
     /// Whether a rule that keeps something (all but `drop`) can match below this node.
@@ -52,6 +54,8 @@ struct Node {
 pub struct Policy {
     nodes: Vec<Node>,
     allow_mode: bool,
+    /// Every lifted preset rule, as `validate`, `audit` and the startup log list it.
+    lifted: Vec<String>,
 }
 
 const ROOT: NodeId = 0;
@@ -60,7 +64,7 @@ impl Policy {
     /// Compiles the policy options of a config, refusing bad or conflicting paths.
     pub fn compile(config: &PhiScrubConfig) -> Result<Self, BuildError> {
         let allow_mode = config.allow.is_some() || config.preset.is_some();
-        let mut policy = Self { nodes: vec![Node { exact: true, ..Node::default() }], allow_mode };
+        let mut policy = Self { nodes: vec![Node::default()], allow_mode, lifted: Vec::new() };
         for (option, text, action) in user_rules(config) {
             policy.insert(option, &text, action)?;
         }
@@ -69,8 +73,62 @@ impl Policy {
                 policy.insert_preset(rule.at, rule.key, rule.action);
             }
         }
+        for o in &config.preset_overrides {
+            policy.lift(config, o)?;
+        }
         policy.mark_rules_below();
         Ok(policy)
+    }
+
+    /// A `preset_overrides` entry: checked (a preset, an exact path the preset has a rule for,
+    /// a reason) and recorded on the path's node.
+    fn lift(&mut self, config: &PhiScrubConfig, o: &PresetOverride) -> Result<(), BuildError> {
+        let invalid = |message: String| BuildError::InvalidOption { option: "preset_overrides", message };
+        if config.preset.is_none() {
+            return Err(invalid("there is no `preset` to override; write the rule itself".into()));
+        }
+        if o.reason.trim().is_empty() {
+            return Err(invalid(format!("`{}`: give the `reason` the preset rule is lifted", o.path)));
+        }
+        let keys = exact_keys(&o.path).map_err(invalid)?;
+        let Some(preset_action) = self.preset_action_at(&keys) else {
+            return Err(invalid(format!("no preset rule applies at `{}`; nothing to lift", o.path)));
+        };
+        let action = Action::from(o.action);
+        self.lifted.push(format!(
+            "preset rule lifted at `{}`: {} -> {} (reason: {})",
+            o.path,
+            preset_action.name(),
+            action.name(),
+            o.reason.trim()
+        ));
+        let mut node = ROOT;
+        for key in &keys {
+            node = self.child(node, &Segment::Key(key.clone()));
+        }
+        self.nodes[node as usize].lifted = Some(action);
+        Ok(())
+    }
+
+    /// Every preset rule lifted by `preset_overrides`, one line each with its reason.
+    pub fn lifted_rules(&self) -> &[String] {
+        &self.lifted
+    }
+
+    /// What the preset alone does to the field at `keys` (before any override).
+    pub(crate) fn preset_action_at(&self, keys: &[String]) -> Option<Action> {
+        let mut sets = Vec::new();
+        let mut set = self.push_root(&mut sets);
+        for key in keys {
+            set = self.step(&mut sets, set, key.as_bytes(), fingerprint(key.as_bytes()));
+        }
+        let mut preset = None;
+        for &id in &sets[set] {
+            if let Some(a) = self.nodes[id as usize].preset {
+                preset = Some(preset.map_or(a, |p| safer(p, a)));
+            }
+        }
+        preset
     }
 
     /// A preset rule: `at` is a parent path (`**`, `context.device`, or `""` for the top level)
@@ -146,8 +204,7 @@ impl Policy {
                 None => *slot = Some(next),
             }
         }
-        let exact = self.nodes[node as usize].exact && matches!(segment, Segment::Key(_));
-        self.nodes.push(Node { recursive: matches!(segment, Segment::AnyDepth), exact, ..Node::default() });
+        self.nodes.push(Node { recursive: matches!(segment, Segment::AnyDepth), ..Node::default() });
         next
     }
 
@@ -159,8 +216,10 @@ impl Policy {
             let (mut rules, mut keeps) = (false, false);
             for child in children {
                 let c = &self.nodes[child as usize];
-                let kept_here = c.action.is_some_and(|(a, _)| a.keeps()) || c.preset.is_some_and(Action::keeps);
-                rules |= c.action.is_some() || c.preset.is_some() || c.has_rules_below;
+                let kept_here = c.action.is_some_and(|(a, _)| a.keeps())
+                    || c.preset.is_some_and(Action::keeps)
+                    || c.lifted.is_some_and(Action::keeps);
+                rules |= c.action.is_some() || c.preset.is_some() || c.lifted.is_some() || c.has_rules_below;
                 keeps |= kept_here || c.keeps_below;
             }
             self.nodes[id].has_rules_below = rules;
@@ -253,24 +312,26 @@ impl Policy {
     }
 
     /// The action for a field whose active set is `set`: the safest of the matching rules, the
-    /// preset's left out when a user rule names the field exactly.
+    /// preset's where a user rule is only as safe (the preset is a floor), and a lifted preset
+    /// rule replaced by its override.
     #[inline]
     pub(crate) fn action(&self, set: &[NodeId]) -> Option<Action> {
-        let (mut user, mut preset, mut exact_user) = (None::<Action>, None::<Action>, false);
+        let (mut user, mut preset, mut lifted) = (None::<Action>, None::<Action>, None::<Action>);
         for &id in set {
             let n = &self.nodes[id as usize];
             if let Some((a, _)) = n.action {
-                exact_user |= n.exact;
                 user = Some(user.map_or(a, |u| safer(u, a)));
             }
             if let Some(a) = n.preset {
                 preset = Some(preset.map_or(a, |p| safer(p, a)));
             }
+            if let Some(a) = n.lifted {
+                lifted = Some(a);
+            }
         }
-        match (user, preset) {
-            (Some(u), Some(p)) if !exact_user => Some(safer(u, p)),
-            (Some(u), _) => Some(u),
-            (None, p) => p,
+        match (user, lifted.or(preset)) {
+            (Some(u), Some(p)) => Some(floor(p, u)),
+            (u, p) => u.or(p),
         }
     }
 
@@ -288,6 +349,29 @@ impl Policy {
 }
 
 /// The safer of two actions (the first on a tie).
+/// The floor's rule: the safer of the preset's (or a lifted rule's) action `p` and the user's
+/// `u`, `p` when they are equally safe (two generalisers, say: the user's cannot replace the
+/// preset's).
+fn floor(p: Action, u: Action) -> Action {
+    if u.rank() > p.rank() {
+        u
+    } else {
+        p
+    }
+}
+
+/// The keys of an exact path, or why it is not one.
+fn exact_keys(text: &str) -> Result<Vec<String>, String> {
+    let path = Path::parse(text).map_err(|e| e.to_string())?;
+    path.segments()
+        .iter()
+        .map(|s| match s {
+            Segment::Key(k) => Ok(k.clone()),
+            _ => Err(format!("`{text}` has a wildcard; an override names one exact path")),
+        })
+        .collect()
+}
+
 fn safer(a: Action, b: Action) -> Action {
     if b.rank() > a.rank() {
         b

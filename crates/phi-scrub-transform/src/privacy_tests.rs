@@ -114,19 +114,62 @@ allow = ["properties"]"#,
 }
 
 #[test]
-fn an_exact_user_rule_refines_the_preset_for_that_field() {
+fn user_rules_tighten_the_preset_but_never_loosen_it() {
+    // The preset is a floor: `hash` on a field it drops leaves it dropped, `allow` on a field
+    // it generalises leaves it generalised; `drop` on a field it keeps (the user agent,
+    // reduced) removes it.
     let mut t = build(
         r#"preset = "hipaa"
-allow = ["properties.specialty", "properties.visit_date"]
+allow = ["properties.specialty", "properties.visit_date", "properties.zip"]
 hash = [{ path = "properties.email", trim = true, lowercase = true }]
 drop = ["context.userAgent"]"#,
+    );
+    let v = run_json(&mut t, &preset_event().to_string());
+    assert_eq!(v["properties"], json!({"specialty": "cardiology", "zip": "021", "visit_date": "2026"}));
+    assert!(v["context"].get("userAgent").is_none());
+}
+
+#[test]
+fn a_preset_override_lifts_one_rule_with_its_reason() {
+    let mut t = build(
+        r#"preset = "hipaa"
+allow = ["properties.specialty"]
+preset_overrides = [
+  { path = "properties.email", action = "hash", reason = "join key for the CRM export" },
+  { path = "properties.visit_date", action = "allow", reason = "service dates approved by privacy office" },
+]"#,
     );
     let v = run_json(&mut t, &preset_event().to_string());
     assert_eq!(
         v["properties"],
         json!({"specialty": "cardiology", "email": hmac_hex("ann@x.org"), "zip": "021", "visit_date": "2026-12-01"})
     );
-    assert!(v["context"].get("userAgent").is_none());
+    let lifted = t.lifted_rules();
+    assert_eq!(lifted.len(), 2, "{lifted:?}");
+    assert!(
+        lifted[0].contains("`properties.email`: drop -> hash") && lifted[0].contains("join key for the CRM export")
+    );
+    assert!(lifted[1].contains("`properties.visit_date`: year -> allow"), "{lifted:?}");
+}
+
+#[test]
+fn a_preset_override_must_name_an_exact_path_with_a_preset_rule_and_a_reason() {
+    for (entry, expected) in [
+        (r#"{ path = "properties.*", action = "allow", reason = "r" }"#, "wildcard"),
+        (r#"{ path = "properties.specialty", action = "allow", reason = "r" }"#, "no preset rule"),
+        (r#"{ path = "properties.zip", action = "allow", reason = " " }"#, "reason"),
+    ] {
+        let text = format!("key = \"{}\"\npreset = \"hipaa\"\npreset_overrides = [{entry}]", crate::tests::KEY);
+        let config: crate::PhiScrubConfig = toml::from_str(&text).unwrap();
+        let err = crate::PhiScrub::new(&config).unwrap_err().to_string();
+        assert!(err.contains("preset_overrides") && err.contains(expected), "{entry}: {err}");
+    }
+    let text = format!(
+        "key = \"{}\"\npreset_overrides = [{{ path = \"a\", action = \"allow\", reason = \"r\" }}]",
+        crate::tests::KEY
+    );
+    let config: crate::PhiScrubConfig = toml::from_str(&text).unwrap();
+    assert!(crate::PhiScrub::new(&config).unwrap_err().to_string().contains("no `preset`"));
 }
 
 #[test]
@@ -361,6 +404,46 @@ detect = []"#,
                 } else {
                     assert_eq!(at.get("xneighbour"), None, "{context}");
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_allow_of_a_preset_rules_exact_path_changes_nothing() {
+    // The preset is a floor: for every rule, every spelling and every place it applies, adding
+    // `allow` of that exact field's path leaves the output byte for byte as it was.
+    let base = r#"preset = "hipaa"
+allow = ["properties", "context.traits"#;
+    let mut plain = build(&format!("{base}\"]"));
+    for rule in crate::preset::HIPAA {
+        let (value, _) = sample_for(rule.action);
+        let camel = crate::preset::camel_case(rule.key);
+        // An `allow` rule of the preset matches Segment's spelling only (other spellings have no
+        // preset rule: default-deny removes them, and allowing them is what `allow` is for).
+        let spellings = crate::preset::spellings(rule.key);
+        let spellings = spellings.iter().filter(|k| rule.action != crate::policy::Action::Allow || **k == camel);
+        for key in spellings {
+            for parent in parents_of(rule.at) {
+                let mut keys = parent.clone();
+                keys.push(key.clone());
+                let exact = crate::path::display_keys(&keys).replace('"', "\\\"");
+                let mut allowing = build(&format!("{base}\", \"{exact}\"]"));
+                let mut node = json!({ key.as_str(): value.clone(), "xneighbour": "stays" });
+                if parent.last().is_some_and(|p| p == "items") {
+                    node = json!([node]);
+                }
+                for segment in parent.iter().rev() {
+                    node = json!({ segment.as_str(): node });
+                }
+                let event = node.to_string();
+                assert_eq!(
+                    run(&mut allowing, &event),
+                    run(&mut plain, &event),
+                    "allow `{exact}` lifted {}.{}",
+                    rule.at,
+                    rule.key
+                );
             }
         }
     }
