@@ -153,8 +153,11 @@ pub type SourcePlugin = Plugin<dyn SourceConfig>;
 /// A registered sink kind.
 pub type SinkPlugin = Plugin<dyn SinkConfig>;
 
-/// Deserialises a component's table into its config type, with a message that never carries
-/// a value (see [`phi_scrub_core::config::safe_message`]).
-pub fn parse_table<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, String> {
-    toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| phi_scrub_core::config::safe_message(&e))
+/// Deserialises the table of a component of type `type_name` into its config type, with a
+/// message that never carries a value (see [`phi_scrub_core::config::safe_message`]) and, for a
+/// Vector option phi-scrub does not take, names phi-scrub's equivalent.
+pub fn parse_table<T: serde::de::DeserializeOwned>(type_name: &str, table: toml::Table) -> Result<T, String> {
+    toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+        crate::vector_compat::with_hint(type_name, phi_scrub_core::config::safe_message(&e))
+    })
 }

@@ -27,3 +27,4 @@ pub mod sinks;
 pub mod sources;
 pub mod topology;
 pub mod transforms;
+pub mod vector_compat;

@@ -16,13 +16,20 @@ use phi_scrub_json::write_escaped_str;
 /// `[sinks.NAME] type = "console"`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConsoleConfig {}
+pub struct ConsoleConfig {
+    /// Vector's `encoding.codec`: `json` is accepted (and is what is written).
+    #[serde(default)]
+    pub encoding: Option<crate::vector_compat::Encoding>,
+    /// Vector's `target`: `stdout` is accepted (and is where events go).
+    #[serde(default)]
+    pub target: Option<crate::vector_compat::Stdout>,
+}
 
 /// The `console` sink's registry entry.
 pub const PLUGIN: SinkPlugin = SinkPlugin { type_name: "console", parse };
 
 fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
-    Ok(Box::new(parse_table::<ConsoleConfig>(table)?))
+    Ok(Box::new(parse_table::<ConsoleConfig>("console", table)?))
 }
 
 impl SinkConfig for ConsoleConfig {

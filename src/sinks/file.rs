@@ -16,15 +16,23 @@ use phi_scrub_core::event::Event;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
-    /// File to append to (created if missing).
+    /// File to append to (created if missing). A plain path: no time templates.
     pub path: PathBuf,
+    /// Vector's `encoding.codec`: `json` is accepted (and is what is written).
+    #[serde(default)]
+    pub encoding: Option<crate::vector_compat::Encoding>,
 }
 
 /// The `file` sink's registry entry.
 pub const PLUGIN: SinkPlugin = SinkPlugin { type_name: "file", parse };
 
 fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
-    Ok(Box::new(parse_table::<FileSinkConfig>(table)?))
+    let config = parse_table::<FileSinkConfig>("file", table)?;
+    if config.path.to_string_lossy().contains('%') {
+        // Vector's file sink expands strftime templates (`/tmp/vector-%Y-%m-%d.log`).
+        return Err("`path` has a `%` template: phi-scrub writes one plain file path; rotate it with logrotate".into());
+    }
+    Ok(Box::new(config))
 }
 
 impl SinkConfig for FileSinkConfig {

@@ -81,6 +81,9 @@ pub struct HttpServerConfig {
     /// On shutdown, how long open requests may take to finish, in seconds.
     #[serde(default = "default_shutdown_grace_secs")]
     pub shutdown_grace_secs: f64,
+    /// Vector's `decoding.codec`: `json` is accepted (and is what is read).
+    #[serde(default)]
+    pub decoding: Option<crate::vector_compat::Decoding>,
 }
 
 struct Ctx {
@@ -96,7 +99,7 @@ struct Ctx {
 pub const PLUGIN: SourcePlugin = SourcePlugin { type_name: "http_server", parse };
 
 fn parse(table: toml::Table) -> Result<Box<dyn SourceConfig>, String> {
-    Ok(Box::new(parse_table::<HttpServerConfig>(table)?))
+    Ok(Box::new(parse_table::<HttpServerConfig>("http_server", table)?))
 }
 
 impl SourceConfig for HttpServerConfig {

@@ -33,13 +33,19 @@ pub struct StdinConfig {
     /// Longest accepted line in bytes; longer lines are skipped and counted as `line too long`.
     #[serde(default = "default_max_length")]
     pub max_length: usize,
+    /// Vector's `decoding.codec`: `json` is accepted (and is what is read).
+    #[serde(default)]
+    pub decoding: Option<crate::vector_compat::Decoding>,
+    /// Vector's `framing.method`: `newline_delimited` is accepted (and is how lines are read).
+    #[serde(default)]
+    pub framing: Option<crate::vector_compat::Framing>,
 }
 
 /// The `stdin` source's registry entry.
 pub const PLUGIN: SourcePlugin = SourcePlugin { type_name: "stdin", parse };
 
 fn parse(table: toml::Table) -> Result<Box<dyn SourceConfig>, String> {
-    Ok(Box::new(parse_table::<StdinConfig>(table)?))
+    Ok(Box::new(parse_table::<StdinConfig>("stdin", table)?))
 }
 
 impl SourceConfig for StdinConfig {

@@ -112,6 +112,9 @@ pub struct HttpSinkConfig {
     pub request: RequestConfig,
     /// Where events the sink gives up on are appended.
     pub dead_letter: Option<DeadLetterConfig>,
+    /// Vector's `encoding.codec`: `json` is accepted (a JSON array of events is what is sent).
+    #[serde(default)]
+    pub encoding: Option<crate::vector_compat::Encoding>,
 }
 
 /// How the sink reads the answer to a request.

@@ -36,7 +36,7 @@ use phi_scrub_core::event::Event;
 pub const PLUGIN: SinkPlugin = SinkPlugin { type_name: "http", parse };
 
 fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
-    let config = parse_table::<HttpSinkConfig>(table)?;
+    let config = parse_table::<HttpSinkConfig>("http", table)?;
     config.resolve()?;
     Ok(Box::new(config))
 }
