@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -28,10 +28,10 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::http_body::{self, BodyBudget, Held, ReadError};
 use super::segment::{prepare_batch, prepare_call, split_generic, BodyError};
 use crate::component::{parse_table, BuildError, SourceConfig, SourceContext, SourcePlugin, Task};
 use crate::fanout::{Fanout, SendError};
-use crate::gzip::{gunzip_bounded, GunzipError};
 use crate::metrics::{Metrics, Publisher};
 use phi_scrub_core::event::{AckGroup, Event};
 use phi_scrub_core::secret::SecretBytes;
@@ -42,6 +42,15 @@ const fn default_max_event_bytes() -> usize {
 }
 const fn default_max_body_bytes() -> usize {
     500 * 1024
+}
+/// 16 MiB: above what agents send at their defaults (Vector's `http` sink batches up to
+/// 10,000,000 bytes, Fluent Bit's chunks up to ~2 MB).
+const fn default_generic_max_body_bytes() -> usize {
+    16 * 1024 * 1024
+}
+/// 64 MiB held by request bodies at once, across all requests.
+const fn default_body_buffer_bytes() -> usize {
+    64 * 1024 * 1024
 }
 const fn default_max_batch_events() -> usize {
     2500
@@ -69,9 +78,19 @@ pub struct HttpServerConfig {
     /// Largest event (Segment: 32 KB).
     #[serde(default = "default_max_event_bytes")]
     pub max_event_bytes: usize,
-    /// Largest request body, after decompression (Segment: 500 KB).
+    /// Largest request body on Segment's endpoints, after decompression (Segment: 500 KB).
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Largest request body on the generic endpoint (`path`), after decompression: 16 MiB,
+    /// above Vector's 10 MB default batch and Fluent Bit's 2 MB chunks. Above it: 413, which
+    /// agents do not retry (lower Vector's `batch.max_bytes` or Fluent Bit's chunk size).
+    #[serde(default = "default_generic_max_body_bytes")]
+    pub generic_max_body_bytes: usize,
+    /// Most bytes all request bodies may hold at once; a body that does not fit now is answered
+    /// 503 with `Retry-After`, which Segment's SDKs, Vector and Fluent Bit retry. At least the
+    /// larger of the two body limits.
+    #[serde(default = "default_body_buffer_bytes")]
+    pub body_buffer_bytes: usize,
     /// Most events in one batch request (Segment: 2500).
     #[serde(default = "default_max_batch_events")]
     pub max_batch_events: usize,
@@ -89,6 +108,7 @@ pub struct HttpServerConfig {
 struct Ctx {
     name: Arc<str>,
     config: HttpServerConfig,
+    budget: BodyBudget,
     /// Taken at shutdown, so the pipeline can drain even if a client holds a connection open.
     out: Mutex<Option<Fanout>>,
     metrics: Mutex<Metrics>,
@@ -99,7 +119,12 @@ struct Ctx {
 pub const PLUGIN: SourcePlugin = SourcePlugin { type_name: "http_server", parse };
 
 fn parse(table: toml::Table) -> Result<Box<dyn SourceConfig>, String> {
-    Ok(Box::new(parse_table::<HttpServerConfig>("http_server", table)?))
+    let config = parse_table::<HttpServerConfig>("http_server", table)?;
+    if config.body_buffer_bytes < config.max_body_bytes.max(config.generic_max_body_bytes) {
+        // A body that could never fit would be answered 503 forever.
+        return Err("`body_buffer_bytes` must be at least `max_body_bytes` and `generic_max_body_bytes`".into());
+    }
+    Ok(Box::new(config))
 }
 
 impl SourceConfig for HttpServerConfig {
@@ -118,8 +143,9 @@ pub async fn run(
 ) -> std::io::Result<Metrics> {
     let listener = TcpListener::bind(&config.address).await?;
     let grace = Duration::try_from_secs_f64(config.shutdown_grace_secs).unwrap_or(Duration::from_secs(10));
-    let ctx =
-        Arc::new(Ctx { name, config, out: Mutex::new(Some(out)), metrics: Mutex::new(Metrics::default()), publisher });
+    let budget = BodyBudget::new(config.body_buffer_bytes);
+    let out = Mutex::new(Some(out));
+    let ctx = Arc::new(Ctx { name, config, budget, out, metrics: Mutex::new(Metrics::default()), publisher });
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -206,7 +232,13 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Result<Response<Full<Bytes>
         ));
     }
     let basic_key = basic_user(&req);
-    let body = read_body(req, ctx).await?;
+    let limit = match endpoint {
+        Endpoint::Generic => ctx.config.generic_max_body_bytes,
+        _ => ctx.config.max_body_bytes,
+    };
+    // Held until the events are in the pipeline (or refused): the budget bounds what bodies
+    // hold in memory at once.
+    let (body, _held) = read_body(req, ctx, limit).await?;
     let mut state = ScanState::default();
     let (events, body_key) = match endpoint {
         Endpoint::Call(call) => {
@@ -253,20 +285,36 @@ fn basic_user(req: &Request<Incoming>) -> Option<String> {
     Some(text.split_once(':').map_or(text.as_str(), |(user, _)| user).to_owned())
 }
 
-/// The body, bounded before and after gzip decompression.
-async fn read_body(req: Request<Incoming>, ctx: &Ctx) -> Result<Bytes, Response<Full<Bytes>>> {
-    let limit = ctx.config.max_body_bytes;
-    let too_large = || refuse(ctx, StatusCode::PAYLOAD_TOO_LARGE, "too large", "request body over the limit");
+/// The body, bounded before and after gzip decompression and by the shared budget.
+async fn read_body(req: Request<Incoming>, ctx: &Ctx, limit: usize) -> Result<(Bytes, Held), Response<Full<Bytes>>> {
     let gzip = req.headers().get(CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let raw = Limited::new(req.into_body(), limit).collect().await.map_err(|_| too_large())?.to_bytes();
-    if !gzip {
-        return Ok(raw);
+    let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+    match http_body::read(req.into_body(), declared, gzip, limit, &ctx.budget).await {
+        Ok(read) => Ok(read),
+        Err(ReadError::TooLarge) => {
+            Err(refuse(ctx, StatusCode::PAYLOAD_TOO_LARGE, "too large", &too_large_message(limit)))
+        }
+        Err(ReadError::NoRoom) => {
+            Err(busy(ctx, "body buffer full", "too many request bodies in progress, retry later"))
+        }
+        Err(ReadError::Invalid(why)) => Err(refuse(ctx, StatusCode::BAD_REQUEST, "invalid body", why)),
     }
-    match gunzip_bounded(&raw, limit) {
-        Ok(out) => Ok(Bytes::from(out)),
-        Err(GunzipError::TooLarge(_)) => Err(too_large()),
-        Err(e) => Err(refuse(ctx, StatusCode::BAD_REQUEST, "invalid body", &e.to_string())),
-    }
+}
+
+/// What a 413 says: the limit and, since agents drop what is refused with a 4xx, which option
+/// to lower.
+fn too_large_message(limit: usize) -> String {
+    format!(
+        "request body over {limit} bytes; send smaller batches (Vector: batch.max_bytes, Fluent Bit: a smaller chunk \
+         size, Segment: 500 KB per batch)"
+    )
+}
+
+/// A 503 with `Retry-After`: the request is fine but cannot be taken now.
+fn busy(ctx: &Ctx, label: &'static str, message: &str) -> Response<Full<Bytes>> {
+    let mut r = refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, label, message);
+    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 async fn deliver(
@@ -306,11 +354,7 @@ async fn deliver(
             count_in(ctx, count, bytes);
             Ok(reply(StatusCode::OK, ""))
         }
-        Err(SendError::Full(_)) => {
-            let mut r = refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "pipeline full", "pipeline full, retry later");
-            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            Err(r)
-        }
+        Err(SendError::Full(_)) => Err(busy(ctx, "pipeline full", "pipeline full, retry later")),
         Err(SendError::Closed) => Err(refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "shutting down", "shutting down")),
     }
 }
