@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod shutdown;
 pub mod sinks;
 pub mod sources;
+pub mod tls;
 pub mod topology;
 pub mod transforms;
 pub mod vector_compat;

@@ -23,16 +23,18 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use serde::Deserialize;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use super::http_body::{self, BodyBudget, Held, ReadError};
 use super::segment::{prepare_batch, prepare_call, split_generic, BodyError};
 use crate::component::{parse_table, BuildError, SourceConfig, SourceContext, SourcePlugin, Task};
 use crate::fanout::{Fanout, SendError};
 use crate::metrics::{Metrics, Publisher};
+use crate::tls::{ReloadableAcceptor, TlsConfig};
 use phi_scrub_core::event::{AckGroup, Event};
 use phi_scrub_core::secret::SecretBytes;
 use phi_scrub_json::ScanState;
@@ -103,6 +105,10 @@ pub struct HttpServerConfig {
     /// Vector's `decoding.codec`: `json` is accepted (and is what is read).
     #[serde(default)]
     pub decoding: Option<crate::vector_compat::Decoding>,
+    /// TLS: `tls.enabled`, `tls.crt_file`, `tls.key_file` (PEM); for client certificates,
+    /// `tls.ca_file` with `tls.verify_certificate = true`. Files are re-read on SIGHUP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 struct Ctx {
@@ -123,6 +129,9 @@ fn parse(table: toml::Table) -> Result<Box<dyn SourceConfig>, String> {
     if config.body_buffer_bytes < config.max_body_bytes.max(config.generic_max_body_bytes) {
         // A body that could never fit would be answered 503 forever.
         return Err("`body_buffer_bytes` must be at least `max_body_bytes` and `generic_max_body_bytes`".into());
+    }
+    if let Some(tls) = config.tls.as_ref().filter(|t| t.enabled) {
+        tls.server_config().map_err(|e| e.to_string())?;
     }
     Ok(Box::new(config))
 }
@@ -145,6 +154,11 @@ pub async fn run(
     let grace = Duration::try_from_secs_f64(config.shutdown_grace_secs).unwrap_or(Duration::from_secs(10));
     let budget = BodyBudget::new(config.body_buffer_bytes);
     let out = Mutex::new(Some(out));
+    let tls = match config.tls.clone().filter(|t| t.enabled) {
+        Some(t) => Some(ReloadableAcceptor::new(t).map_err(std::io::Error::other)?),
+        None => None,
+    };
+    let reloader = tls.clone().map(|t| tokio::spawn(t.reload_on_sighup(name.to_string())));
     let ctx = Arc::new(Ctx { name, config, budget, out, metrics: Mutex::new(Metrics::default()), publisher });
     let graceful = GracefulShutdown::new();
     loop {
@@ -155,16 +169,14 @@ pub async fn run(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                let ctx = ctx.clone();
-                let service = service_fn(move |req| handle(req, ctx.clone()));
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                let acceptor = tls.as_ref().map(ReloadableAcceptor::current);
+                tokio::spawn(serve_connection(stream, acceptor, ctx.clone(), graceful.watcher()));
             }
             _ = shutdown.changed() => break,
         }
+    }
+    if let Some(task) = reloader {
+        task.abort();
     }
     drop(listener);
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
@@ -173,6 +185,34 @@ pub async fn run(
     }
     let metrics = ctx.metrics.lock().map(|m| m.clone()).unwrap_or_default();
     Ok(metrics)
+}
+
+/// A client has this long to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one connection, after the TLS handshake when TLS is on. A client that fails the
+/// handshake (plain HTTP on a TLS port, an untrusted or missing client certificate) is counted
+/// and dropped; the server goes on serving.
+async fn serve_connection(stream: TcpStream, tls: Option<TlsAcceptor>, ctx: Arc<Ctx>, watcher: Watcher) {
+    let service = {
+        let ctx = ctx.clone();
+        service_fn(move |req| handle(req, ctx.clone()))
+    };
+    let Some(acceptor) = tls else {
+        let _ = watcher.watch(http1::Builder::new().serve_connection(TokioIo::new(stream), service)).await;
+        return;
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let _ = watcher.watch(http1::Builder::new().serve_connection(TokioIo::new(stream), service)).await;
+        }
+        _ => {
+            if let Ok(mut m) = ctx.metrics.lock() {
+                m.add("tls_handshakes_failed", 1);
+                ctx.publisher.publish(&m);
+            }
+        }
+    }
 }
 
 fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
@@ -261,7 +301,11 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Result<Response<Full<Bytes>
     };
     if !ctx.config.write_keys.is_empty() {
         let given = basic_key.or(body_key).unwrap_or_default();
-        if !ctx.config.write_keys.iter().any(|k| k.expose() == given.as_bytes()) {
+        // Compared in constant time, and against every key, so timing tells nothing of them.
+        let known = ctx.config.write_keys.iter().fold(subtle::Choice::from(0), |found, k| {
+            found | subtle::ConstantTimeEq::ct_eq(k.expose(), given.as_bytes())
+        });
+        if !bool::from(known) {
             return Err(refuse(ctx, StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown write key"));
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::sinks::dead_letter::DeadLetterConfig;
+use crate::tls::TlsConfig;
 use phi_scrub_core::secret::SecretBytes;
 use phi_scrub_transform::mixpanel;
 
@@ -115,6 +116,41 @@ pub struct HttpSinkConfig {
     /// Vector's `encoding.codec`: `json` is accepted (a JSON array of events is what is sent).
     #[serde(default)]
     pub encoding: Option<crate::vector_compat::Encoding>,
+    /// TLS for `https://`: `tls.ca_file` (a private CA, trusted besides the public roots),
+    /// `tls.crt_file` / `tls.key_file` (a client certificate), `tls.verify_certificate` and
+    /// `tls.verify_hostname` (both on unless turned off, which is warned about at start).
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Proxies, as Vector names them; `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured
+    /// when none is set here.
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+}
+
+/// `proxy.*`: where requests go through on their way out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Use proxies at all (default on, from the options below or the environment).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The proxy for `http://` requests.
+    pub http: Option<String>,
+    /// The proxy for `https://` requests (tunnelled with CONNECT: it sees only ciphertext).
+    pub https: Option<String>,
+    /// Hosts reached directly: names, `.domain` suffixes, IPs or CIDR ranges.
+    #[serde(default)]
+    pub no_proxy: Vec<String>,
+}
+
+const fn default_true() -> bool {
+    true
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self { enabled: true, http: None, https: None, no_proxy: Vec::new() }
+    }
 }
 
 /// How the sink reads the answer to a request.
@@ -145,6 +181,8 @@ pub struct HttpSettings {
     pub max_retry_duration: Duration,
     pub mode: ResponseMode,
     pub dead_letter: Option<DeadLetterConfig>,
+    pub tls: TlsConfig,
+    pub proxy: ProxyConfig,
 }
 
 fn secs(option: &'static str, value: Option<f64>, default: f64) -> Result<Duration, String> {
@@ -207,6 +245,8 @@ impl HttpSinkConfig {
             max_retry_duration: secs("request.retry_max_duration_secs", self.request.retry_max_duration_secs, 600.0)?,
             mode,
             dead_letter: self.dead_letter.clone(),
+            tls: self.tls.clone(),
+            proxy: self.proxy.clone(),
         })
     }
 }

@@ -38,12 +38,16 @@ pub const PLUGIN: SinkPlugin = SinkPlugin { type_name: "http", parse };
 fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
     let config = parse_table::<HttpSinkConfig>("http", table)?;
     config.resolve()?;
+    config.tls.client_config().map_err(|e| e.to_string())?;
     Ok(Box::new(config))
 }
 
 impl SinkConfig for HttpSinkConfig {
     fn build(&self, cx: SinkContext<'_>) -> Result<Task, BuildError> {
         let settings = self.resolve().map_err(BuildError::Invalid)?;
+        for weakened in settings.tls.weakened_checks() {
+            eprintln!("phi-scrub: WARNING: sink `{}`: {weakened}", cx.name);
+        }
         Ok(Box::pin(async move { run(&cx.name, settings, cx.input, cx.deadline, cx.publisher).await }))
     }
 }
@@ -129,10 +133,8 @@ struct Running {
 
 impl Running {
     fn start(name: &str, settings: HttpSettings, deadline: watch::Receiver<bool>) -> std::io::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            .build()
-            .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
+        let client =
+            client(&settings).map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))?;
         let dead_letters = settings.dead_letter.as_ref().map(|c| DeadLetterWriter::open(name, c)).transpose()?;
         Ok(Self {
             client,
@@ -267,6 +269,25 @@ impl Running {
         }
         Ok(())
     }
+}
+
+/// The HTTP client: its TLS from `tls.*` (rustls), its proxies from `proxy.*` or the
+/// environment.
+fn client(settings: &HttpSettings) -> Result<reqwest::Client, String> {
+    let tls = settings.tls.client_config().map_err(|e| e.to_string())?;
+    let mut builder = reqwest::Client::builder().timeout(settings.request_timeout).use_preconfigured_tls(tls);
+    let proxy = &settings.proxy;
+    if !proxy.enabled {
+        builder = builder.no_proxy();
+    }
+    let no_proxy = || reqwest::NoProxy::from_string(&proxy.no_proxy.join(","));
+    let configured = [(proxy.http.as_deref(), false), (proxy.https.as_deref(), true)];
+    for (url, https) in configured.into_iter().filter_map(|(u, h)| u.map(|u| (u, h))).filter(|_| proxy.enabled) {
+        let p = if https { reqwest::Proxy::https(url) } else { reqwest::Proxy::http(url) };
+        let p = p.map_err(|_| format!("proxy.{}: not a proxy URL", if https { "https" } else { "http" }))?;
+        builder = builder.proxy(p.no_proxy(no_proxy()));
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 /// A dead letter could not be kept: count it, say so once per event, and fail its
