@@ -332,3 +332,29 @@ fn the_http_sink_checks_the_server_and_delivers_through_a_connect_proxy() {
     assert!(text.starts_with(&format!("CONNECT localhost:{port}")), "{text}");
     assert!(!text.contains("via-proxy-marker") && !text.contains("/events"), "the proxy saw plaintext");
 }
+
+#[tokio::test]
+async fn the_metrics_endpoint_takes_tls_and_a_bearer_token() {
+    let dir = temp_dir("tls-metrics");
+    let authority = ca("metrics CA");
+    write_server_cert(&dir, &authority, &["localhost"]);
+    let (port, metrics_port) = (free_port(), free_port());
+    let metrics = format!(
+        "[sinks.out]\ntype = \"file\"\ninputs = [\"web\"]\npath = \"/dev/null\"\n\n[metrics]\naddress = \"127.0.0.1:{metrics_port}\"\nauth.strategy = \"bearer\"\nauth.token = \"scrape-token-42\"\ntls.enabled = true\ntls.crt_file = \"{}\"\ntls.key_file = \"{}\"\n",
+        dir.join("server.crt").display(),
+        dir.join("server.key").display()
+    );
+    let _phi = start(&tls_server_config(&dir, port, "", &metrics), port);
+    wait_listening(metrics_port);
+    let scraper = client(Some(&authority.cert.pem()), None);
+    let url = format!("https://localhost:{metrics_port}/metrics");
+    let anonymous = scraper.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let wrong = scraper.get(&url).bearer_auth("scrape-token-43").send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let scraped = scraper.get(&url).bearer_auth("scrape-token-42").send().await.unwrap();
+    assert_eq!(scraped.status().as_u16(), 200);
+    assert!(scraped.text().await.unwrap().contains("phi_scrub_events_in_total"));
+    // Plain HTTP on the TLS port gets nothing.
+    assert!(reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.is_err());
+}

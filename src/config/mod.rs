@@ -89,8 +89,38 @@ pub struct SinkEntry {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// `host:port` serving `GET /metrics`.
+    /// `host:port` serving `GET /metrics`: loopback (`127.0.0.1:9598`) unless set.
+    #[serde(default = "default_metrics_address")]
     pub address: String,
+    /// `auth.strategy = "bearer"` with `auth.token`: scrapers must send
+    /// `Authorization: Bearer TOKEN` (compared in constant time).
+    #[serde(default)]
+    pub auth: Option<MetricsAuth>,
+    /// TLS, as on `http_server` (`tls.enabled`, `tls.crt_file`, `tls.key_file`, ...).
+    #[serde(default)]
+    pub tls: Option<crate::tls::TlsConfig>,
+}
+
+fn default_metrics_address() -> String {
+    "127.0.0.1:9598".into()
+}
+
+/// `[metrics.auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsAuth {
+    /// Only `bearer`.
+    pub strategy: BearerStrategy,
+    /// The token scrapers send.
+    pub token: phi_scrub_core::secret::SecretBytes,
+}
+
+/// The one metrics auth strategy.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BearerStrategy {
+    /// `Authorization: Bearer TOKEN`.
+    Bearer,
 }
 
 /// A validated pipeline config.
@@ -146,6 +176,9 @@ impl PipelineConfig {
                     let m: MetricsConfig = toml::Value::Table(components)
                         .try_into()
                         .map_err(|e: toml::de::Error| component_error("metrics", "metrics", safe_message(&e)))?;
+                    if let Some(tls) = m.tls.as_ref().filter(|t| t.enabled) {
+                        tls.server_config().map_err(|e| component_error("metrics", "metrics", e))?;
+                    }
                     config.metrics = Some(m);
                 }
                 _ => return Err(ConfigError::UnknownSection(section)),

@@ -145,3 +145,9 @@ fn a_name_used_twice_is_refused() {
 fn unknown_section_is_refused() {
     assert!(matches!(parse(&format!("{GOOD}\n[sinkz.x]\ntype=\"console\"\n")), Err(ConfigError::UnknownSection(_))));
 }
+
+#[test]
+fn the_metrics_endpoint_binds_to_loopback_unless_told_otherwise() {
+    let config = parse(&format!("{GOOD}\n[metrics]\n")).unwrap();
+    assert_eq!(config.metrics.unwrap().address, "127.0.0.1:9598");
+}

@@ -86,13 +86,11 @@ where
     let edges = Edges::wire(&config);
     let registry = if config.metrics.is_some() { Registry::enabled() } else { Registry::default() };
     let metrics_server = match &config.metrics {
-        Some(m) => {
-            Some(metrics_server::start(&m.address, registry.clone()).await.map_err(|source| TopologyError::Io {
-                kind: "metrics",
-                name: m.address.clone(),
-                source,
-            })?)
-        }
+        Some(m) => Some(metrics_server::start(m, registry.clone()).await.map_err(|source| TopologyError::Io {
+            kind: "metrics",
+            name: m.address.clone(),
+            source,
+        })?),
         None => None,
     };
     let stdio = Stdio::new(Box::new(stdin), Box::new(stdout));
