@@ -215,6 +215,12 @@ async fn serve_connection(stream: TcpStream, tls: Option<TlsAcceptor>, ctx: Arc<
     }
 }
 
+/// What a request is answered with.
+type Answer = Response<Full<Bytes>>;
+
+/// A request's events, and the write key its body carried.
+type Received = (Vec<Vec<u8>>, Option<String>);
+
 fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     let body = if status == StatusCode::OK {
         "{\"success\":true}".to_owned()
@@ -279,37 +285,50 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Result<Response<Full<Bytes>
     // Held until the events are in the pipeline (or refused): the budget bounds what bodies
     // hold in memory at once.
     let (body, _held) = read_body(req, ctx, limit).await?;
-    let mut state = ScanState::default();
-    let (events, body_key) = match endpoint {
-        Endpoint::Call(call) => {
-            if body.len() > ctx.config.max_event_bytes {
-                return Err(refuse(ctx, StatusCode::PAYLOAD_TOO_LARGE, "too large", "event over 32 KB"));
-            }
-            let c = prepare_call(&body, Some(call), &mut state).map_err(|e| body_error(ctx, &e))?;
-            (vec![c.event], c.write_key)
-        }
-        Endpoint::Batch => {
-            let (calls, key) =
-                prepare_batch(&body, ctx.config.max_event_bytes, ctx.config.max_batch_events, &mut state)
-                    .map_err(|e| body_error(ctx, &e))?;
-            (calls.into_iter().map(|c| c.event).collect(), key)
-        }
-        Endpoint::Generic => {
-            let events = split_generic(&body, ndjson, ctx.config.max_event_bytes, &mut state);
-            (events.map_err(|e| body_error(ctx, &e))?, None)
-        }
-    };
-    if !ctx.config.write_keys.is_empty() {
-        let given = basic_key.or(body_key).unwrap_or_default();
-        // Compared in constant time, and against every key, so timing tells nothing of them.
-        let known = ctx.config.write_keys.iter().fold(subtle::Choice::from(0), |found, k| {
-            found | subtle::ConstantTimeEq::ct_eq(k.expose(), given.as_bytes())
-        });
-        if !bool::from(known) {
-            return Err(refuse(ctx, StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown write key"));
-        }
+    let (events, body_key) = events_of(&body, endpoint, ndjson, ctx).map_err(|refused| *refused)?;
+    if !write_key_known(basic_key.or(body_key), ctx) {
+        return Err(refuse(ctx, StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown write key"));
     }
     deliver(events, body.len(), ctx).await
+}
+
+/// The events of a body read from `endpoint`, and the write key it carried; or the answer
+/// refusing it.
+fn events_of(body: &[u8], endpoint: Endpoint, ndjson: bool, ctx: &Ctx) -> Result<Received, Box<Answer>> {
+    let mut state = ScanState::default();
+    let refused = |e: BodyError| Box::new(body_error(ctx, &e));
+    match endpoint {
+        Endpoint::Call(call) => {
+            if body.len() > ctx.config.max_event_bytes {
+                return Err(Box::new(refuse(ctx, StatusCode::PAYLOAD_TOO_LARGE, "too large", "event over 32 KB")));
+            }
+            let c = prepare_call(body, Some(call), &mut state).map_err(refused)?;
+            Ok((vec![c.event], c.write_key))
+        }
+        Endpoint::Batch => {
+            let (calls, key) = prepare_batch(body, ctx.config.max_event_bytes, ctx.config.max_batch_events, &mut state)
+                .map_err(refused)?;
+            Ok((calls.into_iter().map(|c| c.event).collect(), key))
+        }
+        Endpoint::Generic => {
+            let events = split_generic(body, ndjson, ctx.config.max_event_bytes, &mut state).map_err(refused)?;
+            Ok((events, None))
+        }
+    }
+}
+
+/// Whether the request carries a known write key (always, when none are set). Compared in
+/// constant time, and against every key, so timing tells nothing of them.
+fn write_key_known(given: Option<String>, ctx: &Ctx) -> bool {
+    if ctx.config.write_keys.is_empty() {
+        return true;
+    }
+    let given = given.unwrap_or_default();
+    let known =
+        ctx.config.write_keys.iter().fold(subtle::Choice::from(0), |found, k| {
+            found | subtle::ConstantTimeEq::ct_eq(k.expose(), given.as_bytes())
+        });
+    bool::from(known)
 }
 
 fn body_error(ctx: &Ctx, e: &BodyError) -> Response<Full<Bytes>> {
