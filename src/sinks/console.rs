@@ -62,20 +62,24 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     publisher: &Publisher,
 ) -> std::io::Result<Metrics> {
     let mut metrics = Metrics::default();
-    let mut line = Vec::new();
+    // A whole batch is encoded into one buffer and written with one call.
+    let mut lines = Vec::new();
     while let Some(batch) = rx.recv().await {
-        for event in batch {
+        lines.clear();
+        for event in &batch {
             metrics.events_in += 1;
             metrics.bytes_in += event.payload.len() as u64;
-            line.clear();
-            encode_line(&event, &mut line);
-            out.write_all(&line).await?;
+            let start = lines.len();
+            encode_line(event, &mut lines);
             metrics.events_out += 1;
-            metrics.bytes_out += line.len() as u64;
+            metrics.bytes_out += (lines.len() - start) as u64;
             if event.metadata.drop_reason.is_some() {
                 metrics.add("dead_letters", 1);
             }
         }
+        out.write_all(&lines).await?;
+        // The events (and any acknowledgement they hold) are released once written.
+        drop(batch);
         publisher.publish(&metrics);
     }
     Ok(metrics)
@@ -84,7 +88,7 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
 /// Appends a valid JSON payload on one line: raw CR and LF can only be insignificant
 /// whitespace in valid JSON (inside strings they are escaped), so they become spaces.
 pub(crate) fn extend_one_line(line: &mut Vec<u8>, payload: &[u8]) {
-    if payload.iter().any(|&b| b == b'\n' || b == b'\r') {
+    if memchr::memchr2(b'\n', b'\r', payload).is_some() {
         line.extend(payload.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
     } else {
         line.extend_from_slice(payload);

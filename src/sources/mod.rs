@@ -3,6 +3,7 @@
 //! downstream is full (back-pressure). Each kind's module owns its config, its validation and
 //! how it runs; this registry is the one line per kind.
 
+mod framing;
 mod http_body;
 pub mod http_server;
 pub mod segment;

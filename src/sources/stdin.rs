@@ -1,9 +1,9 @@
 //! The `stdin` source: newline-delimited JSON, one event per line, with a maximum line length.
 //!
-//! Lines are framed by tokio-util's `AnyDelimiterCodec` with a maximum length: a line longer
-//! than `max_length` is counted and skipped without ever being held whole in memory (the codec
-//! discards up to the next newline). Blank lines are ignored. Frames stay `Bytes`: no copy, no
-//! UTF-8 check here (the transform validates).
+//! Lines are framed by [`LineFramer`] with a maximum length: whole buffers are searched with
+//! `memchr`, a line longer than `max_length` is counted and skipped without ever being held
+//! whole in memory. Blank lines are ignored. Frames are split off the read buffer as `Bytes`:
+//! no copy, no UTF-8 check here (the transform validates).
 
 use std::sync::Arc;
 
@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
-use tokio_util::codec::{AnyDelimiterCodec, Decoder};
 
+use super::framing::LineFramer;
 use crate::component::{parse_table, BuildError, Resource, SourceConfig, SourceContext, SourcePlugin, Task};
 use crate::fanout::Fanout;
 use crate::metrics::{Metrics, Publisher};
@@ -68,12 +68,12 @@ pub async fn run<R: AsyncRead + Unpin>(
     mut shutdown: watch::Receiver<bool>,
     publisher: Publisher,
 ) -> std::io::Result<Metrics> {
-    let mut codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), config.max_length);
+    let mut framer = LineFramer::new(config.max_length);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut metrics = Metrics::default();
     let mut batch = Vec::new();
     loop {
-        while let Some(frame) = next_frame(&mut codec, &mut buf, false, &mut metrics) {
+        while let Some(frame) = framer.next(&mut buf, false, &mut metrics) {
             push_frame(frame, &name, &mut batch, &mut metrics);
         }
         if !batch.is_empty() {
@@ -87,7 +87,7 @@ pub async fn run<R: AsyncRead + Unpin>(
             r = reader.read_buf(&mut buf) => r?,
             _ = shutdown.changed() => {
                 // Complete lines already read are passed on; a partial last line is not an event.
-                while let Some(frame) = next_frame(&mut codec, &mut buf, false, &mut metrics) {
+                while let Some(frame) = framer.next(&mut buf, false, &mut metrics) {
                     push_frame(frame, &name, &mut batch, &mut metrics);
                 }
                 if !batch.is_empty() {
@@ -97,7 +97,7 @@ pub async fn run<R: AsyncRead + Unpin>(
             }
         };
         if read == 0 {
-            while let Some(frame) = next_frame(&mut codec, &mut buf, true, &mut metrics) {
+            while let Some(frame) = framer.next(&mut buf, true, &mut metrics) {
                 push_frame(frame, &name, &mut batch, &mut metrics);
             }
             if !batch.is_empty() {
@@ -107,17 +107,6 @@ pub async fn run<R: AsyncRead + Unpin>(
         }
     }
     Ok(metrics)
-}
-
-/// The next complete frame, counting (and skipping) over-long lines.
-fn next_frame(codec: &mut AnyDelimiterCodec, buf: &mut BytesMut, eof: bool, metrics: &mut Metrics) -> Option<Bytes> {
-    loop {
-        let result = if eof { codec.decode_eof(buf) } else { codec.decode(buf) };
-        match result {
-            Ok(frame) => return frame,
-            Err(_) => metrics.drop_one("line too long"),
-        }
-    }
 }
 
 fn push_frame(frame: Bytes, name: &Arc<str>, batch: &mut Vec<Event>, metrics: &mut Metrics) {
