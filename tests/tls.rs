@@ -275,6 +275,18 @@ fn connect_proxy() -> (u16, Arc<Mutex<Vec<u8>>>) {
 /// `stdin -> http sink` to `https://HOST:PORT/events` with `tls` and `extra` lines; returns the
 /// dead letters it wrote.
 fn send_through_sink(dir: &Path, host: &str, port: u16, extra: &str, events: &[u8]) -> (String, String) {
+    send_with_env(dir, host, port, extra, events, &[])
+}
+
+/// [`send_through_sink`] with extra environment variables (`HTTPS_PROXY`, `NO_PROXY`).
+fn send_with_env(
+    dir: &Path,
+    host: &str,
+    port: u16,
+    extra: &str,
+    events: &[u8],
+    env: &[(&str, &str)],
+) -> (String, String) {
     let dead = dir.join("sink-dead.ndjson");
     let _ = std::fs::remove_file(&dead);
     let text = format!(
@@ -282,7 +294,9 @@ fn send_through_sink(dir: &Path, host: &str, port: u16, extra: &str, events: &[u
         dead.display()
     );
     let config = write(dir, "client.toml", &text);
-    let out = run_phi(&["run", "--config", config.to_str().unwrap()], &[("PHI_HMAC_KEY", KEY)], events.to_vec());
+    let mut envs = vec![("PHI_HMAC_KEY", KEY)];
+    envs.extend_from_slice(env);
+    let out = run_phi(&["run", "--config", config.to_str().unwrap()], &envs, events.to_vec());
     (std::fs::read_to_string(&dead).unwrap_or_default(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -317,11 +331,27 @@ fn the_http_sink_checks_the_server_and_delivers_through_a_connect_proxy() {
     let via = format!("{trust}\nproxy.https = \"http://127.0.0.1:{proxy_port}\"");
     let (dead, stderr) = send_through_sink(&dir, "localhost", port, &via, &event("via-proxy-marker"));
     assert!(dead.is_empty(), "{dead} {stderr}");
+    // HTTPS_PROXY is honoured without proxy.* ...
+    let proxy_url = format!("http://127.0.0.1:{proxy_port}");
+    let connects = || String::from_utf8_lossy(&seen.lock().unwrap()).matches("CONNECT ").count();
+    let (dead, _) = send_with_env(
+        &dir,
+        "localhost",
+        port,
+        &trust,
+        &event("env-proxy"),
+        &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", ""), ("no_proxy", "")],
+    );
+    assert!(dead.is_empty() && connects() == 2, "{dead}");
+    // ... and so is NO_PROXY.
+    let bypass = [("HTTPS_PROXY", proxy_url.as_str()), ("NO_PROXY", "localhost"), ("no_proxy", "localhost")];
+    let (dead, _) = send_with_env(&dir, "localhost", port, &trust, &event("no-proxy"), &bypass);
+    assert!(dead.is_empty() && connects() == 2, "{dead}");
     // The file sink flushes when its pipeline ends.
     procs::sigterm(&server.0);
     server.0.wait().unwrap();
     let lines = std::fs::read_to_string(&received).unwrap();
-    for marker in ["trusted-ca", "any-host", "via-proxy-marker"] {
+    for marker in ["trusted-ca", "any-host", "via-proxy-marker", "env-proxy", "no-proxy"] {
         assert!(lines.contains(marker), "`{marker}` never arrived: {lines}");
     }
     for refused in ["untrusted", "wrong-host"] {
