@@ -271,3 +271,31 @@ fn lifted_preset_rules_are_listed_by_validate_run_and_audit() {
     assert!(listed.iter().any(|l| l == &Value::from(line.clone())), "{listed:?}");
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn several_transform_workers_forward_every_event_once_with_exact_counters() {
+    // 30,000 events are hundreds of stdin batches, spread over the workers.
+    let events: String = (0..30_000)
+        .map(|i| {
+            let bad = if i % 1000 == 7 { "\"event\":\"a\"," } else { "" };
+            format!("{{{bad}\"event\":\"e\",\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(200))
+        })
+        .collect();
+    for workers in [1, 2, 4] {
+        let dir = std::env::temp_dir().join(format!("phi-scrub-workers-{workers}-{}", std::process::id()));
+        let config = format!(
+            "[sources.in]\ntype = \"stdin\"\n[transforms.phi]\ntype = \"phi_scrub\"\ninputs = [\"in\"]\nconcurrency = {workers}\nkey = \"{KEY}\"\ndrop = [\"pad\"]\n[sinks.out]\ntype = \"console\"\ninputs = [\"phi\"]\n"
+        );
+        std::fs::write(&dir, config).unwrap();
+        let out = run_phi(&["run", "--config", dir.to_str().unwrap()], &[], events.clone().into_bytes());
+        std::fs::remove_file(&dir).unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut seen: Vec<u64> = lines(&out).iter().map(|v| v["n"].as_u64().unwrap()).collect();
+        seen.sort_unstable();
+        let expected: Vec<u64> = (0..30_000).filter(|i| i % 1000 != 7).collect();
+        assert_eq!(seen, expected, "{workers} workers: every valid event exactly once");
+        let summary = stderr(&out);
+        assert!(summary.contains("transform phi: in 30000"), "{summary}");
+        assert!(summary.contains("[duplicate key: 30]"), "{summary}");
+    }
+}

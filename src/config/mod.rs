@@ -61,6 +61,10 @@ pub struct TransformEntry {
     pub type_name: String,
     /// Its `inputs`.
     pub inputs: Vec<String>,
+    /// Workers running it, each with its own instance (`concurrency`; default: the machine's
+    /// cores). Batches go to whichever worker is free, so order is kept within a batch, not
+    /// across batches.
+    pub concurrency: usize,
     /// Its parsed options.
     pub config: Box<dyn TransformConfig>,
 }
@@ -208,13 +212,14 @@ impl PipelineConfig {
             let mut table = component_table("transform", &name, value)?;
             let type_name = take_type("transform", &name, &mut table)?;
             let inputs = take_inputs("transform", &name, &mut table)?;
+            let concurrency = take_concurrency(&name, &mut table)?;
             let plugin = find_transform(&type_name).ok_or_else(|| {
                 let known: Vec<&str> = TRANSFORMS.iter().map(|p| p.type_name).collect();
                 unknown_type("transform", &name, &type_name, &known)
             })?;
             let config = (plugin.parse)(table).map_err(|m| component_error("transform", &name, m))?;
             config.build().map_err(|e| component_error("transform", &name, e))?;
-            self.transforms.insert(name, TransformEntry { type_name, inputs, config });
+            self.transforms.insert(name, TransformEntry { type_name, inputs, concurrency, config });
         }
         Ok(())
     }
@@ -399,6 +404,17 @@ fn take_type(kind: &'static str, name: &str, table: &mut toml::Table) -> Result<
         Some(toml::Value::String(s)) => Ok(s),
         Some(_) => Err(component_error(kind, name, "`type` must be a string")),
         None => Err(component_error(kind, name, "missing `type`")),
+    }
+}
+
+/// `concurrency = N` on a transform block (taken off before the transform parses its options).
+fn take_concurrency(name: &str, table: &mut toml::Table) -> Result<usize, ConfigError> {
+    let Some(value) = table.remove("concurrency") else {
+        return Ok(std::thread::available_parallelism().map_or(1, usize::from));
+    };
+    match value.as_integer() {
+        Some(n @ 1..=256) => Ok(n as usize),
+        _ => Err(component_error("transform", name, "`concurrency` must be a whole number from 1 to 256")),
     }
 }
 

@@ -151,3 +151,11 @@ fn the_metrics_endpoint_binds_to_loopback_unless_told_otherwise() {
     let config = parse(&format!("{GOOD}\n[metrics]\n")).unwrap();
     assert_eq!(config.metrics.unwrap().address, "127.0.0.1:9598");
 }
+
+#[test]
+fn transform_concurrency_is_taken_off_and_checked() {
+    let config = parse(&GOOD.replace("type = \"phi_scrub\"", "type = \"phi_scrub\"\nconcurrency = 3")).unwrap();
+    assert_eq!(config.transforms["phi"].concurrency, 3);
+    let err = parse(&GOOD.replace("type = \"phi_scrub\"", "type = \"phi_scrub\"\nconcurrency = 0")).unwrap_err();
+    assert!(err.to_string().contains("concurrency"), "{err}");
+}

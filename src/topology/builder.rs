@@ -95,7 +95,10 @@ impl Builder {
 
     pub(super) fn spawn_transforms(&mut self, config: &PipelineConfig) -> Result<(), TopologyError> {
         for (name, entry) in &config.transforms {
-            let transform = entry.config.build().map_err(|e| build_error("transform", name, e))?;
+            let instances = (0..entry.concurrency.max(1))
+                .map(|_| entry.config.build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| build_error("transform", name, e))?;
             for notice in entry.config.notices() {
                 eprintln!("phi-scrub: transform `{name}`: {notice}");
             }
@@ -107,8 +110,8 @@ impl Builder {
             let publisher = self.registry.publisher("transform", name);
             let name = name.clone();
             self.tasks.spawn(async move {
-                let metrics = run_transform(transform, rx, outputs, publisher).await;
-                Outcome { kind: "transform", name, result: Ok(metrics) }
+                let result = run_transform(instances, rx, outputs, publisher).await;
+                Outcome { kind: "transform", name, result }
             });
         }
         Ok(())

@@ -1,7 +1,13 @@
-//! A function transform as a running task: batches in, each event through the transform, its
-//! primary and `dropped` outputs sent on downstream.
+//! A function transform as running tasks: `concurrency` workers, each with its own instance,
+//! take batches from the transform's one input as they come free, run every event through their
+//! instance, and send its primary and `dropped` outputs on downstream. Order is kept within a
+//! batch, not across batches (Mixpanel orders events by `time`). Counters are per worker and
+//! summed; the live metrics publish the sum.
+
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::fanout::Fanout;
 use crate::metrics::{Metrics, Publisher};
@@ -9,7 +15,7 @@ use phi_scrub_core::event::Event;
 use phi_scrub_core::transform::{FunctionTransform, OutputBuffer, DROPPED_OUTPUT};
 
 /// Where a transform's two outputs go.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct TransformOutputs {
     /// The primary output.
     pub(super) primary: Fanout,
@@ -17,21 +23,65 @@ pub(super) struct TransformOutputs {
     pub(super) dropped: Fanout,
 }
 
-/// Runs `transform` over every batch from `rx` until its inputs close or every consumer of one
-/// of its outputs has gone; returns its counters.
-pub(super) async fn run_transform(
-    mut transform: Box<dyn FunctionTransform>,
-    mut rx: mpsc::Receiver<Vec<Event>>,
-    mut outputs: TransformOutputs,
+/// The transform's input, shared by its workers: one waits on it at a time.
+type SharedInput = Arc<tokio::sync::Mutex<mpsc::Receiver<Vec<Event>>>>;
+
+/// Each worker's latest counters, summed for the live metrics.
+#[derive(Debug, Clone)]
+struct Counters {
+    slots: Arc<Mutex<Vec<Metrics>>>,
     publisher: Publisher,
+}
+
+impl Counters {
+    fn publish(&self, worker: usize, metrics: Metrics) {
+        let Ok(mut slots) = self.slots.lock() else { return };
+        slots[worker] = metrics;
+        let mut total = Metrics::default();
+        slots.iter().for_each(|m| total.merge(m));
+        self.publisher.publish(&total);
+    }
+}
+
+/// Runs `instances` (one per worker) over every batch from `rx` until its inputs close; returns
+/// the summed counters, or an error if a worker panicked.
+pub(super) async fn run_transform(
+    instances: Vec<Box<dyn FunctionTransform>>,
+    rx: mpsc::Receiver<Vec<Event>>,
+    outputs: TransformOutputs,
+    publisher: Publisher,
+) -> std::io::Result<Metrics> {
+    let input: SharedInput = Arc::new(tokio::sync::Mutex::new(rx));
+    let counters = Counters { slots: Arc::new(Mutex::new(vec![Metrics::default(); instances.len()])), publisher };
+    let mut workers = JoinSet::new();
+    for (i, instance) in instances.into_iter().enumerate() {
+        workers.spawn(worker(i, instance, input.clone(), outputs.clone(), counters.clone()));
+    }
+    drop(outputs);
+    let mut total = Metrics::default();
+    while let Some(done) = workers.join_next().await {
+        total.merge(&done.map_err(|_| std::io::Error::other("a transform worker panicked"))?);
+    }
+    Ok(total)
+}
+
+/// One worker: until the input closes or every consumer of one of its outputs has gone.
+async fn worker(
+    index: usize,
+    mut transform: Box<dyn FunctionTransform>,
+    input: SharedInput,
+    mut outputs: TransformOutputs,
+    counters: Counters,
 ) -> Metrics {
     let mut out = OutputBuffer::new();
-    while let Some(batch) = rx.recv().await {
+    loop {
+        let batch = input.lock().await.recv().await;
+        let Some(batch) = batch else { break };
         for event in batch {
             transform.transform(&mut out, event);
         }
-        if publisher.enabled() {
-            publisher.publish(&transform.metrics());
+        if counters.publisher.enabled() {
+            counters.publish(index, transform.metrics());
         }
         let passed = out.take(None);
         let refused = out.take(Some(DROPPED_OUTPUT));

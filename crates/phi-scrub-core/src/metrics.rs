@@ -32,6 +32,20 @@ impl Metrics {
         *self.dropped.entry(reason).or_insert(0) += 1;
     }
 
+    /// Adds another instance's counters to these (workers of one component).
+    pub fn merge(&mut self, other: &Metrics) {
+        self.events_in += other.events_in;
+        self.events_out += other.events_out;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        for (reason, n) in &other.dropped {
+            *self.dropped.entry(reason).or_insert(0) += n;
+        }
+        for (name, n) in &other.counters {
+            *self.counters.entry(name).or_insert(0) += n;
+        }
+    }
+
     /// Adds `n` to a named counter.
     pub fn add(&mut self, counter: &'static str, n: u64) {
         if n > 0 {
