@@ -54,8 +54,13 @@ pub(super) async fn run_transform(
     let input: SharedInput = Arc::new(tokio::sync::Mutex::new(rx));
     let counters = Counters { slots: Arc::new(Mutex::new(vec![Metrics::default(); instances.len()])), publisher };
     let mut workers = JoinSet::new();
+    let runtime = tokio::runtime::Handle::current();
     for (i, instance) in instances.into_iter().enumerate() {
-        workers.spawn(worker(i, instance, input.clone(), outputs.clone(), counters.clone()));
+        let (input, outputs, counters, runtime) = (input.clone(), outputs.clone(), counters.clone(), runtime.clone());
+        // A thread of its own per worker: transforming is CPU work, and tasks woken by a
+        // channel tend to stay on the thread that woke them, which kept workers from running
+        // side by side.
+        workers.spawn_blocking(move || runtime.block_on(worker(i, instance, input, outputs, counters)));
     }
     drop(outputs);
     let mut total = Metrics::default();
