@@ -8,27 +8,16 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{free_port, mixpanel_import_sink, temp_dir, wait_listening, Emulator, PHI};
+use procs::{free_port, mixpanel_import_sink, temp_dir, Emulator, Phi};
 
 const KEY: &str = "agents-test-key-0123456789abcdef";
 const FLUENT_BIT_BODY: &str = "../shared/fixtures/fluent-bit-5.1/http-json_lines-2000.ndjson.gz";
-
-/// A running phi-scrub, killed when dropped (also when a test fails).
-struct Phi(Child);
-
-impl Drop for Phi {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// http_server (generic endpoint `/events`) -> phi_scrub (Mixpanel shape) -> mixpanel_import.
 fn start_pipeline(dir: &Path, port: u16, emulator: &Emulator, source_settings: &str) -> Phi {
@@ -58,14 +47,7 @@ token = "agents-token"
     );
     let path = dir.join("pipeline.toml");
     std::fs::write(&path, config).unwrap();
-    let child = Command::new(PHI)
-        .args(["run", "--config", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_listening(port);
-    Phi(child)
+    Phi::serve(&path, port)
 }
 
 /// One HTTP/1.1 request over a fresh connection; the status and headers of the answer.

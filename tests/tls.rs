@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use serde_json::json;
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{free_port, mixpanel_import_sink, run_phi, temp_dir, wait_listening, Emulator, PHI};
+use procs::{free_port, mixpanel_import_sink, run_phi, temp_dir, wait_listening, Emulator, Phi};
 
 const KEY: &str = "tls-test-key-0123456789abcdef0123";
 
@@ -60,25 +60,8 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// A running phi-scrub, killed when dropped.
-struct Phi(Child);
-
-impl Drop for Phi {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(config: &Path, port: u16) -> Phi {
-    let child = Command::new(PHI)
-        .args(["run", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_listening(port);
-    Phi(child)
+    Phi::serve(config, port)
 }
 
 /// An `http_server` with TLS (`extra` adds tls lines) feeding `sink`.

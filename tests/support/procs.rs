@@ -53,6 +53,31 @@ impl Drop for Emulator {
     }
 }
 
+/// `phi-scrub run --config CONFIG` serving on `port` (quiet), killed and reaped when dropped,
+/// also when a test fails.
+pub struct Phi(pub Child);
+
+impl Phi {
+    /// Starts it and waits until `port` accepts connections.
+    pub fn serve(config: &std::path::Path, port: u16) -> Self {
+        let child = Command::new(PHI)
+            .args(["run", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_listening(port);
+        Self(child)
+    }
+}
+
+impl Drop for Phi {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A loopback port free at the time of asking.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
