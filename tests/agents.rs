@@ -165,16 +165,17 @@ fn vectors_default_batch_of_newline_delimited_json_is_delivered_whole() {
 fn a_body_that_does_not_fit_now_is_a_503_and_one_no_agent_sends_is_a_413() {
     let dir = temp_dir("agents-limits");
     let (emulator, port) = (Emulator::start(&[]), free_port());
-    let settings = "generic_max_body_bytes = 1000000\nbody_buffer_bytes = 1000000";
+    let settings = "max_body_bytes = 400000\ngeneric_max_body_bytes = 500000\nbody_buffer_bytes = 1000000";
     let _phi = start_pipeline(&dir, port, &emulator, settings);
-    // A client that declares a large body and sends it slowly holds the budget meanwhile.
-    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        slow,
-        "POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 900000\r\n\r\n"
-    )
-    .unwrap();
-    slow.write_all(&[b' '; 1000]).unwrap();
+    // Two clients that declare large bodies and send them slowly hold 900,000 bytes meanwhile.
+    let slow: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            write!(slow, "POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 450000\r\n\r\n").unwrap();
+            slow.write_all(&[b' '; 1000]).unwrap();
+            slow
+        })
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
     let (body, sent) = agent_events(400, usize::MAX, "busy", json!({}));
     assert!(body.len() > 150_000, "more than the 100,000 bytes left: {}", body.len());
@@ -189,7 +190,7 @@ fn a_body_that_does_not_fit_now_is_a_503_and_one_no_agent_sends_is_a_413() {
     assert_eq!(wait_accepted(&emulator, sent as u64), sent as u64);
     // Over the per-request limit: 413 as soon as the length is declared, naming the agent
     // options to lower.
-    let (status, answer) = post(port, &fluent_bit_headers(1_000_001), b"");
+    let (status, answer) = post(port, &fluent_bit_headers(500_001), b"");
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains("batch.max_bytes") && answer.contains("Fluent Bit"), "{answer}");
 }

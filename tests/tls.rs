@@ -330,11 +330,16 @@ fn the_http_sink_checks_the_server_and_delivers_through_a_connect_proxy() {
     let bypass = [("HTTPS_PROXY", proxy_url.as_str()), ("NO_PROXY", "localhost"), ("no_proxy", "localhost")];
     let (dead, _) = send_with_env(&dir, "localhost", port, &trust, &event("no-proxy"), &bypass);
     assert!(dead.is_empty() && connects() == 2, "{dead}");
+    // proxy.no_proxy applies to a proxy taken from the environment too.
+    let exempt = format!("{trust}\nproxy.no_proxy = [\"localhost\"]");
+    let env = [("HTTPS_PROXY", proxy_url.as_str()), ("NO_PROXY", ""), ("no_proxy", "")];
+    let (dead, _) = send_with_env(&dir, "localhost", port, &exempt, &event("config-no-proxy"), &env);
+    assert!(dead.is_empty() && connects() == 2, "{dead}");
     // The file sink flushes when its pipeline ends.
     procs::sigterm(&server.0);
     server.0.wait().unwrap();
     let lines = std::fs::read_to_string(&received).unwrap();
-    for marker in ["trusted-ca", "any-host", "via-proxy-marker", "env-proxy", "no-proxy"] {
+    for marker in ["trusted-ca", "any-host", "via-proxy-marker", "env-proxy", "no-proxy", "config-no-proxy"] {
         assert!(lines.contains(marker), "`{marker}` never arrived: {lines}");
     }
     for refused in ["untrusted", "wrong-host"] {

@@ -159,3 +159,19 @@ fn transform_concurrency_is_taken_off_and_checked() {
     let err = parse(&GOOD.replace("type = \"phi_scrub\"", "type = \"phi_scrub\"\nconcurrency = 0")).unwrap_err();
     assert!(err.to_string().contains("concurrency"), "{err}");
 }
+
+#[test]
+fn an_empty_write_key_is_refused() {
+    // An empty key (its variable set but empty) would let any request in.
+    let text = GOOD.replacen(
+        "type = \"stdin\"",
+        "type = \"http_server\"\naddress = \"127.0.0.1:0\"\nwrite_keys = [\"${EMPTY}\"]",
+        1,
+    );
+    let env = |name: &str| match name {
+        "PHI_HMAC_KEY" => Some(KEY.to_owned()),
+        _ => Some(String::new()),
+    };
+    let err = PipelineConfig::from_toml(&text, &env).unwrap_err().to_string();
+    assert!(err.contains("empty key"), "{err}");
+}

@@ -94,9 +94,12 @@ pub(super) async fn read(
     if !gzip {
         return Ok((raw.freeze(), held));
     }
-    let inflated = gunzip_within(&raw, limit, |n| budget.reserve(&mut held, n));
+    // The compressed bytes' room is given back once they are inflated (and dropped).
+    let mut inflated_held = Held::default();
+    let inflated = gunzip_within(&raw, limit, |n| budget.reserve(&mut inflated_held, n));
+    drop((raw, held));
     match inflated {
-        Ok(out) => Ok((Bytes::from(out), held)),
+        Ok(out) => Ok((Bytes::from(out), inflated_held)),
         Err(GunzipError::TooLarge(_)) => Err(ReadError::TooLarge),
         Err(GunzipError::NoRoom) => Err(ReadError::NoRoom),
         Err(_) => Err(ReadError::Invalid("invalid gzip body")),

@@ -89,8 +89,8 @@ pub struct HttpServerConfig {
     #[serde(default = "default_generic_max_body_bytes")]
     pub generic_max_body_bytes: usize,
     /// Most bytes all request bodies may hold at once; a body that does not fit now is answered
-    /// 503 with `Retry-After`, which Segment's SDKs, Vector and Fluent Bit retry. At least the
-    /// larger of the two body limits.
+    /// 503 with `Retry-After`, which Segment's SDKs, Vector and Fluent Bit retry. At least twice
+    /// the larger of the two body limits (a gzip body holds both its forms at once).
     #[serde(default = "default_body_buffer_bytes")]
     pub body_buffer_bytes: usize,
     /// Most events in one batch request (Segment: 2500).
@@ -126,9 +126,14 @@ pub const PLUGIN: SourcePlugin = SourcePlugin { type_name: "http_server", parse 
 
 fn parse(table: toml::Table) -> Result<Box<dyn SourceConfig>, String> {
     let config = parse_table::<HttpServerConfig>("http_server", table)?;
-    if config.body_buffer_bytes < config.max_body_bytes.max(config.generic_max_body_bytes) {
-        // A body that could never fit would be answered 503 forever.
-        return Err("`body_buffer_bytes` must be at least `max_body_bytes` and `generic_max_body_bytes`".into());
+    if config.body_buffer_bytes / 2 < config.max_body_bytes.max(config.generic_max_body_bytes) {
+        // A body that could never fit would be answered 503 forever; a gzip body holds its
+        // compressed and its inflated bytes at once.
+        return Err("`body_buffer_bytes` must be at least twice `max_body_bytes` and `generic_max_body_bytes`".into());
+    }
+    if config.write_keys.iter().any(|k| k.is_empty()) {
+        // An empty key (`${SEGMENT_WRITE_KEY}` set but empty) would let any request in.
+        return Err("`write_keys` holds an empty key: is its variable set but empty?".into());
     }
     if let Some(tls) = config.tls.as_ref().filter(|t| t.enabled) {
         tls.server_config().map_err(|e| e.to_string())?;

@@ -31,6 +31,19 @@ impl Action {
         }
     }
 
+    /// Whether `self` (a user's rule) tells less about the value than `preset` (the preset's):
+    /// only then may it replace the preset's rule. A keyed hash of the exact value links events
+    /// and can be reversed by whoever holds the key, so it tightens only an `allow`, never a
+    /// redaction or a generaliser (a hash of a full date of birth is not its year).
+    pub(crate) fn tightens(self, preset: Self) -> bool {
+        match (self, preset) {
+            (Self::Drop, p) => p != Self::Drop,
+            (Self::Redact, p) => matches!(p, Self::Hash { .. } | Self::Generalise(_) | Self::Allow),
+            (Self::Hash { .. } | Self::Generalise(_), p) => p == Self::Allow,
+            (Self::Allow, _) => false,
+        }
+    }
+
     /// Whether the field's value can reach the output in some form.
     pub(crate) fn keeps(self) -> bool {
         !matches!(self, Self::Drop)

@@ -348,12 +348,10 @@ impl Policy {
     }
 }
 
-/// The safer of two actions (the first on a tie).
-/// The floor's rule: the safer of the preset's (or a lifted rule's) action `p` and the user's
-/// `u`, `p` when they are equally safe (two generalisers, say: the user's cannot replace the
-/// preset's).
+/// The floor's rule: the user's action `u` replaces the preset's (or a lifted rule's) `p` only
+/// when it tells less about the value (see [`Action::tightens`]).
 fn floor(p: Action, u: Action) -> Action {
-    if u.rank() > p.rank() {
+    if u.tightens(p) {
         u
     } else {
         p
@@ -372,6 +370,7 @@ fn exact_keys(text: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// The safer of two actions of one tier (the first on a tie).
 fn safer(a: Action, b: Action) -> Action {
     if b.rank() > a.rank() {
         b

@@ -410,9 +410,10 @@ detect = []"#,
 }
 
 #[test]
-fn an_allow_of_a_preset_rules_exact_path_changes_nothing() {
+fn an_allow_or_hash_of_a_preset_rules_exact_path_changes_nothing() {
     // The preset is a floor: for every rule, every spelling and every place it applies, adding
-    // `allow` of that exact field's path leaves the output byte for byte as it was.
+    // `allow` (or `hash`, except where the preset allows: there it tightens) of that exact
+    // field's path leaves the output byte for byte as it was.
     let base = r#"preset = "hipaa"
 allow = ["properties", "context.traits"#;
     let mut plain = build(&format!("{base}\"]"));
@@ -429,6 +430,8 @@ allow = ["properties", "context.traits"#;
                 keys.push(key.clone());
                 let exact = crate::path::display_keys(&keys).replace('"', "\\\"");
                 let mut allowing = build(&format!("{base}\", \"{exact}\"]"));
+                let mut hashing = (rule.action != crate::policy::Action::Allow)
+                    .then(|| build(&format!("{base}\"]\nhash = [\"{exact}\"]")));
                 let mut node = json!({ key.as_str(): value.clone(), "xneighbour": "stays" });
                 if parent.last().is_some_and(|p| p == "items") {
                     node = json!([node]);
@@ -437,13 +440,12 @@ allow = ["properties", "context.traits"#;
                     node = json!({ segment.as_str(): node });
                 }
                 let event = node.to_string();
-                assert_eq!(
-                    run(&mut allowing, &event),
-                    run(&mut plain, &event),
-                    "allow `{exact}` lifted {}.{}",
-                    rule.at,
-                    rule.key
-                );
+                let expected = run(&mut plain, &event);
+                let (at, key) = (rule.at, rule.key);
+                assert_eq!(run(&mut allowing, &event), expected, "allow `{exact}` lifted {at}.{key}");
+                if let Some(hashing) = &mut hashing {
+                    assert_eq!(run(hashing, &event), expected, "hash `{exact}` lifted {at}.{key}");
+                }
             }
         }
     }

@@ -121,8 +121,8 @@ pub struct HttpSinkConfig {
     /// `tls.verify_hostname` (both on unless turned off, which is warned about at start).
     #[serde(default)]
     pub tls: TlsConfig,
-    /// Proxies, as Vector names them; `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` are honoured
-    /// when none is set here.
+    /// Proxies, as Vector names them; `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` fill what is
+    /// not set here (and `no_proxy` lists from both apply).
     #[serde(default)]
     pub proxy: ProxyConfig,
 }

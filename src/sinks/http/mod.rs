@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-pub use config::{HttpSettings, HttpSinkConfig, Preset, Region, ResponseMode};
+pub use config::{HttpSettings, HttpSinkConfig, Preset, ProxyConfig, Region, ResponseMode};
 pub use deliver::{deliver, past};
 pub use encode::encode;
 pub use outcome::{BatchOutcome, GiveUp, DEADLINE_REASON};
@@ -271,23 +271,36 @@ impl Running {
     }
 }
 
-/// The HTTP client: its TLS from `tls.*` (rustls), its proxies from `proxy.*` or the
-/// environment.
+/// The HTTP client: its TLS from `tls.*` (rustls), its proxies from `proxy.*` merged with the
+/// environment (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`), or the environment alone.
 fn client(settings: &HttpSettings) -> Result<reqwest::Client, String> {
     let tls = settings.tls.client_config().map_err(|e| e.to_string())?;
-    let mut builder = reqwest::Client::builder().timeout(settings.request_timeout).use_preconfigured_tls(tls);
+    let builder = reqwest::Client::builder().timeout(settings.request_timeout).use_preconfigured_tls(tls);
     let proxy = &settings.proxy;
-    if !proxy.enabled {
-        builder = builder.no_proxy();
-    }
-    let no_proxy = || reqwest::NoProxy::from_string(&proxy.no_proxy.join(","));
-    let configured = [(proxy.http.as_deref(), false), (proxy.https.as_deref(), true)];
-    for (url, https) in configured.into_iter().filter_map(|(u, h)| u.map(|u| (u, h))).filter(|_| proxy.enabled) {
-        let p = if https { reqwest::Proxy::https(url) } else { reqwest::Proxy::http(url) };
-        let p = p.map_err(|_| format!("proxy.{}: not a proxy URL", if https { "https" } else { "http" }))?;
-        builder = builder.proxy(p.no_proxy(no_proxy()));
-    }
+    let configured = proxy.http.is_some() || proxy.https.is_some() || !proxy.no_proxy.is_empty();
+    let builder = match (proxy.enabled, configured) {
+        (false, _) => builder.no_proxy(),
+        // reqwest reads the environment itself.
+        (true, false) => builder,
+        (true, true) => with_proxies(builder.no_proxy(), proxy)?,
+    };
     builder.build().map_err(|e| e.to_string())
+}
+
+/// `proxy.*` with the environment filling what it leaves out, and `no_proxy` from both.
+fn with_proxies(mut builder: reqwest::ClientBuilder, proxy: &ProxyConfig) -> Result<reqwest::ClientBuilder, String> {
+    let env = |names: [&str; 2]| names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()));
+    let mut exceptions = proxy.no_proxy.clone();
+    exceptions.extend(env(["NO_PROXY", "no_proxy"]));
+    let http = proxy.http.clone().or_else(|| env(["HTTP_PROXY", "http_proxy"]));
+    let https = proxy.https.clone().or_else(|| env(["HTTPS_PROXY", "https_proxy"]));
+    for (url, scheme) in [(http, "http"), (https, "https")] {
+        let Some(url) = url else { continue };
+        let p = if scheme == "https" { reqwest::Proxy::https(&url) } else { reqwest::Proxy::http(&url) };
+        let p = p.map_err(|_| format!("proxy.{scheme}: not a proxy URL"))?;
+        builder = builder.proxy(p.no_proxy(reqwest::NoProxy::from_string(&exceptions.join(","))));
+    }
+    Ok(builder)
 }
 
 /// A dead letter could not be kept: count it, say so once per event, and fail its
