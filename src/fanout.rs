@@ -34,7 +34,8 @@ impl Fanout {
         self.senders.push(sender);
     }
 
-    /// Sends `batch` downstream; fails only when no downstream is left to take it.
+    /// Sends `batch` downstream; fails only when no downstream is left to take it, and then
+    /// fails the batch's acknowledgements (its events are lost, never reported delivered).
     pub async fn send(&mut self, batch: Vec<Event>) -> Result<(), Closed> {
         let Some((last, rest)) = self.senders.split_last() else {
             return Ok(());
@@ -43,11 +44,13 @@ impl Fanout {
         for sender in rest {
             delivered |= sender.send(batch.clone()).await.is_ok();
         }
-        delivered |= last.send(batch).await.is_ok();
-        if delivered {
-            Ok(())
-        } else {
-            Err(Closed)
+        match last.send(batch).await {
+            Ok(()) => Ok(()),
+            Err(_) if delivered => Ok(()),
+            Err(mpsc::error::SendError(lost)) => {
+                lost.iter().for_each(Event::fail_ack);
+                Err(Closed)
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::fanout::Fanout;
 use crate::metrics::{Metrics, Publisher};
-use phi_scrub_core::event::Event;
+use phi_scrub_core::event::{AckGroup, Event};
 use phi_scrub_core::transform::{FunctionTransform, OutputBuffer, DROPPED_OUTPUT};
 
 /// Where a transform's two outputs go.
@@ -64,26 +64,47 @@ pub(super) async fn run_transform(
     }
     drop(outputs);
     let mut total = Metrics::default();
+    let mut failed = false;
     while let Some(done) = workers.join_next().await {
-        total.merge(&done.map_err(|_| std::io::Error::other("a transform worker panicked"))?);
+        match done {
+            Ok(Ok(metrics)) => total.merge(&metrics),
+            _ => failed = true,
+        }
+    }
+    // Batches no worker will take (every consumer of an output has gone) are lost: their
+    // acknowledgements fail rather than report them delivered.
+    while let Ok(batch) = input.lock().await.try_recv() {
+        batch.iter().for_each(Event::fail_ack);
+    }
+    if failed {
+        return Err(std::io::Error::other("a transform worker panicked; its batch was not acknowledged"));
     }
     Ok(total)
 }
 
-/// One worker: until the input closes or every consumer of one of its outputs has gone.
+/// One worker: until the input closes or every consumer of one of its outputs has gone. A
+/// panic in the transform ends the worker with the batch's acknowledgements failed.
 async fn worker(
     index: usize,
     mut transform: Box<dyn FunctionTransform>,
     input: SharedInput,
     mut outputs: TransformOutputs,
     counters: Counters,
-) -> Metrics {
+) -> Result<Metrics, ()> {
     let mut out = OutputBuffer::new();
     loop {
         let batch = input.lock().await.recv().await;
         let Some(batch) = batch else { break };
-        for event in batch {
-            transform.transform(&mut out, event);
+        let groups = ack_groups(&batch);
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for event in batch {
+                transform.transform(&mut out, event);
+            }
+        }));
+        if ran.is_err() {
+            groups.iter().for_each(|g| g.fail());
+            out.clear();
+            return Err(());
         }
         if counters.publisher.enabled() {
             counters.publish(index, transform.metrics());
@@ -96,5 +117,103 @@ async fn worker(
             break;
         }
     }
-    transform.metrics()
+    Ok(transform.metrics())
+}
+
+/// The distinct acknowledgement groups of a batch (a batch is usually one request: one group).
+fn ack_groups(batch: &[Event]) -> Vec<Arc<AckGroup>> {
+    let mut groups: Vec<Arc<AckGroup>> = Vec::new();
+    for group in batch.iter().filter_map(|e| e.metadata.ack.as_ref()) {
+        if !groups.iter().any(|g| Arc::ptr_eq(g, group)) {
+            groups.push(group.clone());
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc as std_mpsc;
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    /// Passes events on; panics on an event whose payload is `panic`.
+    #[derive(Debug, Default)]
+    struct Echo(Metrics);
+
+    impl FunctionTransform for Echo {
+        fn transform(&mut self, output: &mut OutputBuffer, event: Event) {
+            assert!(&event.payload[..] != b"panic", "a transform bug");
+            self.0.events_in += 1;
+            output.push(event);
+        }
+
+        fn metrics(&self) -> Metrics {
+            self.0.clone()
+        }
+    }
+
+    fn acked_batch(payloads: &[&'static str]) -> (Vec<Event>, std_mpsc::Receiver<bool>) {
+        let (tx, rx) = std_mpsc::channel();
+        let group = AckGroup::new(move |ok| tx.send(ok).unwrap());
+        let batch = payloads
+            .iter()
+            .map(|p| Event::new(Bytes::from_static(p.as_bytes()), "t".into()).with_ack(&group))
+            .collect();
+        (batch, rx)
+    }
+
+    async fn run_one(
+        batch: Vec<Event>,
+        consumer: bool,
+    ) -> (std::io::Result<Metrics>, Option<mpsc::Receiver<Vec<Event>>>) {
+        let (tx, rx) = mpsc::channel(4);
+        let (out_tx, out_rx) = mpsc::channel(4);
+        let mut primary = Fanout::default();
+        primary.push(out_tx);
+        let out_rx = if consumer {
+            Some(out_rx)
+        } else {
+            drop(out_rx);
+            None
+        };
+        tx.send(batch).await.unwrap();
+        drop(tx);
+        let outputs = TransformOutputs { primary, dropped: Fanout::default() };
+        let instances: Vec<Box<dyn FunctionTransform>> = vec![Box::new(Echo::default()), Box::new(Echo::default())];
+        (
+            run_transform(instances, rx, outputs, crate::metrics::Registry::default().publisher("transform", "t"))
+                .await,
+            out_rx,
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn delivered_events_are_acknowledged_once_settled() {
+        let (batch, acked) = acked_batch(&["a", "b"]);
+        let (result, out) = run_one(batch, true).await;
+        assert_eq!(result.unwrap().events_in, 2);
+        let received = out.unwrap().recv().await.unwrap();
+        assert_eq!(received.len(), 2, "forwarded");
+        assert!(acked.try_recv().is_err(), "not settled while downstream holds them");
+        drop(received);
+        assert_eq!(acked.recv_timeout(std::time::Duration::from_secs(5)), Ok(true));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_transform_fails_the_batchs_acknowledgement() {
+        let (batch, acked) = acked_batch(&["a", "panic", "c"]);
+        let (result, _out) = run_one(batch, true).await;
+        assert!(result.is_err());
+        assert_eq!(acked.recv_timeout(std::time::Duration::from_secs(5)), Ok(false));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn events_no_consumer_takes_fail_their_acknowledgement() {
+        let (batch, acked) = acked_batch(&["a"]);
+        let (_result, _) = run_one(batch, false).await;
+        assert_eq!(acked.recv_timeout(std::time::Duration::from_secs(5)), Ok(false));
+    }
 }
