@@ -194,3 +194,21 @@ fn a_body_that_does_not_fit_now_is_a_503_and_one_no_agent_sends_is_a_413() {
     assert_eq!(status, 413, "{answer}");
     assert!(answer.contains("batch.max_bytes") && answer.contains("Fluent Bit"), "{answer}");
 }
+
+#[test]
+fn an_unknown_basic_auth_key_is_refused_before_the_body_is_read() {
+    let dir = temp_dir("agents-auth");
+    let (emulator, port) = (Emulator::start(&[]), free_port());
+    let _phi = start_pipeline(&dir, port, &emulator, "write_keys = [\"agent-key-1\"]");
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // "wrong:" in base64; a large body is declared but never sent.
+    write!(stream, "POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Basic d3Jvbmc6\r\nContent-Type: application/x-ndjson\r\nContent-Length: 400000\r\n\r\n").unwrap();
+    let mut answer = [0u8; 256];
+    let n = stream.read(&mut answer).expect("answered without waiting for the body");
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 401"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+}

@@ -283,6 +283,11 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Result<Response<Full<Bytes>
         ));
     }
     let basic_key = basic_user(&req);
+    // A Basic-auth key decides on its own: an unknown one is refused before the body is read
+    // (it would take room in the body budget for nothing).
+    if basic_key.is_some() && !write_key_known(basic_key.clone(), ctx) {
+        return Err(refuse(ctx, StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown write key"));
+    }
     let limit = match endpoint {
         Endpoint::Generic => ctx.config.generic_max_body_bytes,
         _ => ctx.config.max_body_bytes,

@@ -48,6 +48,10 @@ impl SinkConfig for HttpSinkConfig {
         for weakened in settings.tls.weakened_checks() {
             eprintln!("phi-scrub: WARNING: sink `{}`: {weakened}", cx.name);
         }
+        let tls_set = self.tls.ca_file.is_some() || self.tls.crt_file.is_some();
+        if tls_set && settings.url.starts_with("http://") {
+            eprintln!("phi-scrub: WARNING: sink `{}`: tls.* is set but `uri` is http://: events go in clear", cx.name);
+        }
         Ok(Box::pin(async move { run(&cx.name, settings, cx.input, cx.deadline, cx.publisher).await }))
     }
 }
