@@ -60,10 +60,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn start(config: &Path, port: u16) -> Phi {
-    Phi::serve(config, port)
-}
-
 /// An `http_server` with TLS (`extra` adds tls lines) feeding `sink`.
 fn tls_server_config(dir: &Path, port: u16, extra: &str, sink: &str) -> PathBuf {
     let text = format!(
@@ -144,7 +140,7 @@ async fn segment_batches_over_tls_reach_the_emulator_and_untrusting_or_plain_cli
         &dir.join("dead.ndjson").display().to_string(),
         "",
     );
-    let _phi = start(&tls_server_config(&dir, port, "", &format!("{PHI_TO_EMULATOR}{sink}")), port);
+    let _phi = Phi::serve(&tls_server_config(&dir, port, "", &format!("{PHI_TO_EMULATOR}{sink}")), port);
 
     let trusting = client(Some(&authority.cert.pem()), None);
     assert_eq!(post_batch(&trusting, port, &batch(50, "a")).await.unwrap(), 200);
@@ -173,7 +169,7 @@ async fn with_client_certificates_required_a_client_without_one_is_refused() {
     let port = free_port();
     let extra = format!("tls.ca_file = \"{}\"\ntls.verify_certificate = true", ca_file.display());
     let sink = "[sinks.out]\ntype = \"file\"\ninputs = [\"web\"]\npath = \"/dev/null\"";
-    let _phi = start(&tls_server_config(&dir, port, &extra, sink), port);
+    let _phi = Phi::serve(&tls_server_config(&dir, port, &extra, sink), port);
 
     let no_cert = client(Some(&authority.cert.pem()), None);
     assert!(post_batch(&no_cert, port, &batch(1, "a")).await.is_err(), "no client certificate");
@@ -193,7 +189,7 @@ async fn sighup_serves_new_certificate_files_to_new_connections_and_keeps_open_o
     write_server_cert(&dir, &old_ca, &["localhost"]);
     let port = free_port();
     let sink = "[sinks.out]\ntype = \"file\"\ninputs = [\"web\"]\npath = \"/dev/null\"";
-    let phi = start(&tls_server_config(&dir, port, "", sink), port);
+    let phi = Phi::serve(&tls_server_config(&dir, port, "", sink), port);
     let kept_open = client(Some(&old_ca.cert.pem()), None);
     assert_eq!(post_batch(&kept_open, port, &batch(1, "a")).await.unwrap(), 200);
 
@@ -291,7 +287,7 @@ fn the_http_sink_checks_the_server_and_delivers_through_a_connect_proxy() {
     let port = free_port();
     let sink = format!("[sinks.out]\ntype = \"file\"\ninputs = [\"web\"]\npath = \"{}\"", received.display());
     write_server_cert(&dir, &authority, &["localhost"]);
-    let mut server = start(&tls_server_config(&dir, port, "", &sink), port);
+    let mut server = Phi::serve(&tls_server_config(&dir, port, "", &sink), port);
     let ca_file = write(&dir, "ca.pem", &authority.cert.pem());
     let trust = format!("tls.ca_file = \"{}\"", ca_file.display());
     let event = |marker: &str| format!("{{\"event\":\"{marker}\",\"n\":1}}\n").into_bytes();
@@ -362,7 +358,7 @@ async fn the_metrics_endpoint_takes_tls_and_a_bearer_token() {
         dir.join("server.crt").display(),
         dir.join("server.key").display()
     );
-    let _phi = start(&tls_server_config(&dir, port, "", &metrics), port);
+    let _phi = Phi::serve(&tls_server_config(&dir, port, "", &metrics), port);
     wait_listening(metrics_port);
     let scraper = client(Some(&authority.cert.pem()), None);
     let url = format!("https://localhost:{metrics_port}/metrics");

@@ -285,7 +285,7 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Result<Response<Full<Bytes>
     let basic_key = basic_user(&req);
     // A Basic-auth key decides on its own: an unknown one is refused before the body is read
     // (it would take room in the body budget for nothing).
-    if basic_key.is_some() && !write_key_known(basic_key.clone(), ctx) {
+    if basic_key.is_some() && !write_key_known(basic_key.as_deref(), ctx) {
         return Err(refuse(ctx, StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown write key"));
     }
     let limit = match endpoint {
@@ -296,7 +296,8 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Result<Response<Full<Bytes>
     // hold in memory at once.
     let (body, _held) = read_body(req, ctx, limit).await?;
     let (events, body_key) = events_of(&body, endpoint, ndjson, ctx).map_err(|refused| *refused)?;
-    if !write_key_known(basic_key.or(body_key), ctx) {
+    // A Basic-auth key was checked above; otherwise the body's key decides.
+    if basic_key.is_none() && !write_key_known(body_key.as_deref(), ctx) {
         return Err(refuse(ctx, StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown write key"));
     }
     deliver(events, body.len(), ctx).await
@@ -329,7 +330,7 @@ fn events_of(body: &[u8], endpoint: Endpoint, ndjson: bool, ctx: &Ctx) -> Result
 
 /// Whether the request carries a known write key (always, when none are set). Compared in
 /// constant time, and against every key, so timing tells nothing of them.
-fn write_key_known(given: Option<String>, ctx: &Ctx) -> bool {
+fn write_key_known(given: Option<&str>, ctx: &Ctx) -> bool {
     if ctx.config.write_keys.is_empty() {
         return true;
     }
