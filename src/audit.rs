@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::transforms::phi_scrub::{AuditTrail, PhiScrub};
 use phi_scrub_transform::detect::{Detector, Detectors};
+use phi_scrub_transform::fold::FoldedText;
 use phi_scrub_transform::path::display_keys;
 
 /// What the Mixpanel shape does with a field it never reads.
@@ -102,7 +103,8 @@ impl Auditor {
         let mut leaves = Vec::new();
         collect_leaves(&value, &mut Vec::new(), &mut leaves);
         for keys in leaves {
-            let field = self.report.fields.entry(report_path(&keys)).or_default();
+            let keys = masked(&keys);
+            let field = self.report.fields.entry(display_keys(&keys)).or_default();
             field.seen += 1;
             match dropped {
                 Some(reason) => *field.outcomes.entry(format!("event dropped: {reason}")).or_default() += 1,
@@ -128,19 +130,24 @@ impl Auditor {
 }
 
 /// A field's path for the report, with any key that holds an identifier (`{"ann@x.org": 1}`)
-/// shown as `[email]`: the report names fields, never shows values.
+/// shown as `[email]`, as the transform's audit trail records it: the report names fields,
+/// never shows values.
 fn report_path(keys: &[String]) -> String {
+    display_keys(&masked(keys))
+}
+
+/// The keys with each one that holds an identifier replaced by `[NAME]`.
+fn masked(keys: &[String]) -> Vec<String> {
     let detectors = Detectors::new(&Detector::ALL);
     let mut matches = Vec::new();
-    let shown: Vec<String> = keys
-        .iter()
+    let mut folded = FoldedText::default();
+    keys.iter()
         .map(|k| {
             matches.clear();
-            detectors.find(k.as_bytes(), &mut matches);
+            detectors.find_in_key(k.as_bytes(), &mut folded, &mut matches);
             matches.first().map_or_else(|| k.clone(), |m| format!("[{}]", m.detector.name()))
         })
-        .collect();
-    display_keys(&shown)
+        .collect()
 }
 
 fn decisions_by_path(trail: &AuditTrail) -> HashMap<&str, Vec<&'static str>> {
@@ -155,7 +162,8 @@ fn decisions_by_path(trail: &AuditTrail) -> HashMap<&str, Vec<&'static str>> {
     map
 }
 
-/// The decisions recorded at the deepest recorded ancestor of a leaf (the leaf included).
+/// The decisions recorded at the deepest recorded ancestor of a leaf (the leaf included), its
+/// keys [`masked`] as the audit trail records them.
 fn outcome_of(keys: &[String], decisions: &HashMap<&str, Vec<&'static str>>) -> Vec<&'static str> {
     (1..=keys.len())
         .rev()

@@ -23,22 +23,8 @@ fn start_emulator(port: u16, journal: &Path) -> Emulator {
     let address = format!("127.0.0.1:{port}");
     let journal = journal.to_str().unwrap();
     Emulator::start(&[
-        "--address",
-        &address,
-        "--journal",
-        journal,
-        "--rate-429",
-        "0.05",
-        "--retry-after-secs",
-        "0",
-        "--rate-500",
-        "0.05",
-        "--rate-drop",
-        "0.03",
-        "--rate-slow",
-        "0.05",
-        "--slow-ms",
-        "200",
+        "--address", &address, "--journal", journal, "--rate-429", "0.05", "--retry-after-secs", "0", "--rate-500",
+        "0.05", "--rate-drop", "0.03", "--rate-slow", "0.05", "--slow-ms", "200",
     ])
 }
 

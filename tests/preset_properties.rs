@@ -4,8 +4,10 @@
 //! Where they are planted: names anywhere the preset does not keep by design (the event name,
 //! page name and the allowed envelope fields such as `context.library`, which carry no person
 //! by Segment's spec); the detectable identifiers truly anywhere, those kept fields included,
-//! inside free text with separators around them. Every event must still be forwarded, so the
-//! property is never met by dropping everything.
+//! inside free text with separators around them, and under the fields a realistic allow-list
+//! keeps (a search term, page titles, error messages, a filters object). Three configs: the bare
+//! preset, the preset with the Mixpanel shape, and both with that allow-list. Every event must
+//! still be forwarded, so the property is never met by dropping everything.
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -14,8 +16,17 @@ use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
 
 const KEY: &str = "preset-property-key-0123456789abcdef";
 
-fn build(mixpanel: bool) -> PhiScrub {
+/// What users allow beside the preset: a search term, page titles, error messages and a filters
+/// object. Only the detectors stand between these and the output.
+const ALLOW_LIST: &str =
+    r#"allow = ["properties.search_term", "properties.page_title", "properties.error_message", "properties.filters"]"#;
+
+fn build(mixpanel: bool, allow_list: bool) -> PhiScrub {
     let mut text = format!("key = \"{KEY}\"\npreset = \"hipaa\"\n");
+    if allow_list {
+        text.push_str(ALLOW_LIST);
+        text.push('\n');
+    }
     if mixpanel {
         text.push_str("[mixpanel]\ntoken = \"tok\"\n[mixpanel.properties_from]\nbrowser = \"context.userAgent\"\n");
     }
@@ -25,7 +36,8 @@ fn build(mixpanel: bool) -> PhiScrub {
 
 thread_local! {
     /// Built once: compiling the preset is not what this test is about.
-    static TRANSFORMS: std::cell::RefCell<[PhiScrub; 2]> = std::cell::RefCell::new([build(false), build(true)]);
+    static TRANSFORMS: std::cell::RefCell<[PhiScrub; 3]> =
+        std::cell::RefCell::new([build(false, false), build(true, false), build(true, true)]);
 }
 
 /// An identifier, and whether detectors can recognise it in free text.
@@ -128,8 +140,19 @@ fn luhn_check_digit(payload: &[u8]) -> u8 {
     ((10 - sum % 10) % 10) as u8
 }
 
+fn date() -> impl Strategy<Value = Planted> {
+    (1u32..13, 1u32..29, 1920u32..2026, 0usize..3).prop_map(|(m, d, y, style)| {
+        let text = match style {
+            0 => format!("{m:02}/{d:02}/{y}"),
+            1 => format!("{m}/{d}/{y}"),
+            _ => format!("{d} {} {y}", ["Jan", "March", "July", "Oct"][m as usize % 4]),
+        };
+        Planted { text, detectable: true }
+    })
+}
+
 fn identifier() -> impl Strategy<Value = Planted> {
-    prop_oneof![2 => name(), 2 => email(), 2 => phone(), 1 => ssn(), 1 => ip(), 1 => card()]
+    prop_oneof![2 => name(), 2 => email(), 2 => phone(), 1 => ssn(), 1 => ip(), 1 => card(), 1 => date()]
 }
 
 /// Free text around an identifier, with non-alphanumeric separators at its edges.
@@ -169,6 +192,12 @@ fn location(detectable: bool) -> BoxedStrategy<Vec<String>> {
     if !detectable {
         return anywhere.boxed();
     }
+    // Fields the allow-list keeps: only detectors stand guard there too.
+    let allowed = prop_oneof![
+        prop::sample::select(vec!["search_term", "page_title", "error_message"])
+            .prop_map(|k| vec!["properties".to_owned(), k.to_owned()]),
+        (random_key).prop_map(|k| vec!["properties".into(), "filters".into(), k]),
+    ];
     // Fields the preset keeps by design: only detectors stand between them and the output.
     let kept = prop::sample::select(vec![
         "event",
@@ -182,13 +211,25 @@ fn location(detectable: bool) -> BoxedStrategy<Vec<String>> {
         "context.device.model",
     ])
     .prop_map(|p| p.split('.').map(str::to_owned).collect());
-    prop_oneof![anywhere, kept].boxed()
+    prop_oneof![anywhere, kept, allowed].boxed()
 }
 
 fn plant() -> impl Strategy<Value = (Planted, String, Vec<String>)> {
     identifier().prop_flat_map(embedded).prop_flat_map(|(id, text)| {
         let detectable = id.detectable;
-        location(detectable).prop_map(move |loc| (id.clone(), text.clone(), loc))
+        location(detectable).prop_map(move |loc| {
+            // The one documented exception: bare digits that are the whole value of an id field
+            // (`"messageId": "123456789"`) are an id, not an SSN or a phone. In text they count.
+            // The other: a dotted quad under a version or build field is a version (`3.14.159.26`).
+            let dotted_quad = id.text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            let versioned = loc.last().is_some_and(|k| k == "version" || k == "build");
+            let loc = if dotted_quad && versioned { vec!["context".into(), "locale".into()] } else { loc };
+            let alone = !text.replacen(&id.text, "", 1).bytes().any(|b| b.is_ascii_alphanumeric());
+            let bare = alone && id.text.bytes().all(|b| b.is_ascii_digit());
+            let text =
+                if bare && loc.last().is_some_and(|k| k.ends_with("Id")) { format!("m {text}") } else { text.clone() };
+            (id.clone(), text, loc)
+        })
     })
 }
 
@@ -235,16 +276,15 @@ proptest! {
     #[test]
     fn planted_identifiers_never_reach_the_output(
         plants in prop::collection::vec(plant(), 1..5),
-        mixpanel in any::<bool>(),
+        variant in 0usize..3,
     ) {
         let mut event = base_event();
         for (_, text, path) in &plants {
             put(&mut event, path, text);
         }
         let input = serde_json::to_string(&event).unwrap();
-        let out = TRANSFORMS.with_borrow_mut(|[plain, shaped]| {
-            let t = if mixpanel { shaped } else { plain };
-            t.rewrite(input.as_bytes()).map(|o| String::from_utf8(o.to_vec()).unwrap())
+        let out = TRANSFORMS.with_borrow_mut(|transforms| {
+            transforms[variant].rewrite(input.as_bytes()).map(|o| String::from_utf8(o.to_vec()).unwrap())
         });
         prop_assert!(out.is_ok(), "dropped ({:?}): {}", out.err().map(|r| r.as_str()), input);
         let out = out.unwrap();

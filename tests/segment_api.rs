@@ -104,12 +104,7 @@ async fn segment_endpoints_accept_calls_and_scrub_them() {
     assert_eq!(
         names,
         vec![
-            "A",
-            "Loaded a Page",
-            "Loaded a Screen",
-            "N1",
-            "Provider Searched",
-            "Provider Searched",
+            "A", "Loaded a Page", "Loaded a Screen", "N1", "Provider Searched", "Provider Searched",
             "Provider Searched"
         ]
     );

@@ -97,30 +97,31 @@ pub(crate) fn normalise_key(key: &[u8], buf: &mut [u8; MAX_NORMALISED_KEY]) -> O
     Some(n)
 }
 
-/// [`normalise_key`] for keys with non-ASCII characters: fullwidth forms fold to ASCII, letters
-/// are lowercased, and everything that is not a letter or digit (spaces of every kind,
-/// zero-width characters, punctuation) is dropped.
+/// [`normalise_key`] for keys with non-ASCII characters: folded first (fullwidth forms, accents,
+/// look-alike letters from other scripts, invisible characters: see [`crate::fold`]), then
+/// lowercased, keeping only letters and digits.
 fn normalise_unicode(key: &[u8], buf: &mut [u8; MAX_NORMALISED_KEY]) -> Option<usize> {
     let text = String::from_utf8_lossy(key);
     let mut n = 0;
+    let mut fits = true;
     for c in text.chars() {
-        let c = match u32::from(c) {
-            // U+FF01..U+FF5E are fullwidth forms of U+0021..U+007E.
-            code @ 0xFF01..=0xFF5E => char::from_u32(code - 0xFEE0).unwrap_or(c),
-            _ => c,
-        };
-        if !c.is_alphanumeric() {
-            continue;
-        }
-        for lower in c.to_lowercase() {
-            let mut utf8 = [0; 4];
-            for &b in lower.encode_utf8(&mut utf8).as_bytes() {
-                *buf.get_mut(n)? = b;
-                n += 1;
+        crate::fold::fold_char(c, &mut |c| {
+            if !c.is_alphanumeric() {
+                return;
             }
-        }
+            for lower in c.to_lowercase() {
+                let mut utf8 = [0; 4];
+                for &b in lower.encode_utf8(&mut utf8).as_bytes() {
+                    match buf.get_mut(n) {
+                        Some(slot) => *slot = b,
+                        None => fits = false,
+                    }
+                    n += 1;
+                }
+            }
+        });
     }
-    Some(n)
+    fits.then_some(n)
 }
 
 #[cfg(test)]
@@ -150,8 +151,10 @@ mod tests {
         ] {
             assert_eq!(norm(key).as_deref(), Some("firstname"), "{key:?}");
         }
-        assert_eq!(norm("Zoë"), Some("zoë".into()), "non-ASCII letters are kept, lowercased");
-        assert_eq!(norm("ÉMAIL"), Some("émail".into()));
+        assert_eq!(norm("Zoë"), Some("zoe".into()), "accents are taken off");
+        assert_eq!(norm("ÉMAIL"), Some("email".into()));
+        assert_eq!(norm("\u{0435}mail"), Some("email".into()), "a Cyrillic е reads as e");
+        assert_eq!(norm("Teléfono"), Some("telefono".into()));
         assert_eq!(norm(&"x".repeat(MAX_NORMALISED_KEY + 1)), None);
     }
 

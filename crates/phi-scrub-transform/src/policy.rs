@@ -22,6 +22,7 @@ use crate::config::{HashEntry, PhiScrubConfig, PresetOverride};
 use crate::generalise::Generaliser;
 pub(crate) use crate::key_table::NodeId;
 use crate::key_table::{normalise_key, KeyTable, MAX_NORMALISED_KEY};
+use crate::key_words::KeyWords;
 use crate::preset;
 
 #[derive(Debug, Default)]
@@ -30,6 +31,9 @@ struct Node {
     keys: KeyTable,
     /// Children by normalised key (preset rules: case and separators ignored).
     normalised_keys: KeyTable,
+    /// The normalised keys that also match longer keys holding their words (see
+    /// [`crate::key_words`]), leading to the same children.
+    word_keys: KeyTable,
     any_key: Option<NodeId>,
     any_depth: Option<NodeId>,
     /// A `**` node: stays active below itself.
@@ -70,7 +74,7 @@ impl Policy {
         }
         if let Some(preset) = config.preset {
             for rule in preset::table(preset) {
-                policy.insert_preset(rule.at, rule.key, rule.action);
+                policy.insert_preset(rule);
             }
         }
         for o in &config.preset_overrides {
@@ -134,7 +138,8 @@ impl Policy {
     /// A preset rule: `at` is a parent path (`**`, `context.device`, or `""` for the top level)
     /// and `words` the key, matched normalised (`first name` matches `firstName`, `FIRST_NAME`…),
     /// except for `allow` rules, which match Segment's camelCase spelling only.
-    fn insert_preset(&mut self, at: &str, words: &str, action: Action) {
+    fn insert_preset(&mut self, rule: &preset::Rule) {
+        let (at, words, action) = (rule.at, rule.key, rule.action);
         let mut node = ROOT;
         for part in at.split('.').filter(|p| !p.is_empty()) {
             let segment = if part == "**" { Segment::AnyDepth } else { Segment::Key(part.to_owned()) };
@@ -160,6 +165,9 @@ impl Policy {
                 next
             }
         };
+        if rule.in_words && self.nodes[node as usize].word_keys.get(key).is_none() {
+            self.nodes[node as usize].word_keys.insert(key, child);
+        }
         // Rules for one key at one place combine by safety; the preset's tests keep them apart.
         let n = &mut self.nodes[child as usize];
         n.preset = Some(n.preset.map_or(action, |p| safer(p, action)));
@@ -208,6 +216,24 @@ impl Policy {
         next
     }
 
+    /// A key no rule names whole, matched by its words: every run of up to four consecutive
+    /// words that a rule names (`member id` in `insuranceMemberId`) leads to that rule's node,
+    /// unless a word says the key describes the identifier rather than holds it.
+    fn push_word_matches(&self, word_keys: &KeyTable, key: &[u8], sets: &mut Vec<NodeId>, start: usize) {
+        let words = KeyWords::of(key);
+        if words.count() < 2 || words.any_in(preset::DESCRIBING_WORDS) {
+            return;
+        }
+        for from in 0..words.count() {
+            for to in from + 1..=(from + 4).min(words.count()) {
+                let run = words.joined(from, to);
+                if let Some(id) = word_keys.find(run, fingerprint(run)) {
+                    self.push_closure(id, sets, start);
+                }
+            }
+        }
+    }
+
     fn mark_rules_below(&mut self) {
         // Children always have larger ids than their parents, so one backwards pass suffices.
         for id in (0..self.nodes.len()).rev() {
@@ -234,6 +260,7 @@ impl Policy {
         for n in &mut self.nodes {
             n.keys.build_index();
             n.normalised_keys.build_index();
+            n.word_keys.build_index();
         }
     }
 
@@ -287,8 +314,10 @@ impl Policy {
                     let fp = if buf[..len] == *key { key_fingerprint } else { fingerprint(&buf[..len]) };
                     Some((buf, len, fp))
                 });
-                if let Some(id) = norm.and_then(|(buf, len, fp)| n.normalised_keys.find(&buf[..len], fp)) {
-                    self.push_closure(id, sets, start);
+                match norm.and_then(|(buf, len, fp)| n.normalised_keys.find(&buf[..len], fp)) {
+                    Some(id) => self.push_closure(id, sets, start),
+                    None if !n.word_keys.is_empty() => self.push_word_matches(&n.word_keys, key, sets, start),
+                    None => {}
                 }
             }
             if let Some(id) = n.any_key {

@@ -22,6 +22,10 @@ pub(crate) struct Rule {
     pub covers: &'static str,
     /// Why this action rather than another.
     pub why: &'static str,
+    /// Whether the rule also matches longer keys holding its words (`patientDob`, `ssnLast4`,
+    /// `insuranceMemberId`): every `**` rule but the URL generalisers and a few words too
+    /// common inside harmless keys.
+    pub in_words: bool,
 }
 
 const DROP: Action = Action::Drop;
@@ -34,8 +38,23 @@ const URL: Action = Action::Generalise(Generaliser::UrlStrip);
 const UA: Action = Action::Generalise(Generaliser::UserAgent);
 
 const fn rule(at: &'static str, key: &'static str, action: Action, covers: &'static str, why: &'static str) -> Rule {
-    Rule { at, key, action, covers, why }
+    let any_depth = at.len() == 2 && at.as_bytes()[0] == b'*';
+    let in_words = any_depth && !matches!(action, URL);
+    Rule { at, key, action, covers, why, in_words }
 }
+
+/// A rule that matches its key only, not longer keys holding its words.
+const fn exact(at: &'static str, key: &'static str, action: Action, covers: &'static str, why: &'static str) -> Rule {
+    Rule { in_words: false, ..rule(at, key, action, covers, why) }
+}
+
+/// Words that make a key describe an identifier rather than hold it: a compound key with one of
+/// them (`emailVerified`, `phoneType`, `ageRange`, `hasEmail`, `noteCount`) is matched by its
+/// whole key only. The exact rules still apply (`email` is dropped; so is `phone_last4`).
+pub(crate) const DESCRIBING_WORDS: &[&str] = &[
+    "count", "type", "status", "verified", "valid", "enabled", "opt", "consent", "format", "has", "is", "group",
+    "range", "version", "length", "provided",
+];
 
 const ENVELOPE: &str = "Segment envelope, no identifier";
 const NAMES: &str = "names";
@@ -50,6 +69,7 @@ const NUMBERS: &str = "SSN, medical record, health plan, account, licence, vehic
 const NUMBERS_WHY: &str = "identifiers with no analytic value";
 const DEVICES: &str = "device identifiers and serial numbers";
 const DEVICES_WHY: &str = "stable device and advertising ids track the person across apps";
+const SPANISH: &str = "the Spanish key, treated as its English rule";
 const URLS: &str = "web URLs";
 const URLS_WHY: &str =
     "query strings, fragments and id-like path segments carry search terms and record ids; the route stays";
@@ -91,13 +111,39 @@ pub(crate) const HIPAA: &[Rule] = &[
     rule("**", "display name", DROP, NAMES, KEEP_NAME),
     rule("**", "patient name", DROP, NAMES, KEEP_NAME),
     rule("**", "username", DROP, NAMES, KEEP_NAME),
+    rule("**", "contact name", DROP, NAMES, KEEP_NAME),
+    rule("**", "guardian name", DROP, NAMES, KEEP_NAME),
+    rule("**", "parent name", DROP, NAMES, KEEP_NAME),
+    rule("**", "caregiver name", DROP, NAMES, KEEP_NAME),
+    rule("**", "spouse name", DROP, NAMES, KEEP_NAME),
+    rule("**", "member name", DROP, NAMES, KEEP_NAME),
+    rule("**", "subscriber name", DROP, NAMES, KEEP_NAME),
+    rule("**", "cardholder name", DROP, NAMES, KEEP_NAME),
+    rule("**", "emergency contact", DROP, NAMES, "names and phone numbers of a relative"),
+    rule("**", "next of kin", DROP, NAMES, "names and phone numbers of a relative"),
+    exact(
+        "**",
+        "patient",
+        DROP,
+        NAMES,
+        "a field named `patient` holds the patient (longer keys are matched by their words)",
+    ),
     rule("**", "nickname", DROP, NAMES, KEEP_NAME),
     rule("**", "email", DROP, CONTACT, CONTACT_WHY),
     rule("**", "email address", DROP, CONTACT, CONTACT_WHY),
     rule("**", "e-mail", DROP, CONTACT, CONTACT_WHY),
     rule("**", "phone", DROP, CONTACT, CONTACT_WHY),
     rule("**", "phone number", DROP, CONTACT, CONTACT_WHY),
-    rule("**", "mobile", DROP, CONTACT, CONTACT_WHY),
+    exact(
+        "**",
+        "mobile",
+        DROP,
+        CONTACT,
+        "contact details identify the person (in longer keys `mobile` is mostly the app)",
+    ),
+    rule("**", "mobile number", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "cell", DROP, CONTACT, CONTACT_WHY),
+    rule("**", "tel", DROP, CONTACT, CONTACT_WHY),
     rule("**", "mobile phone", DROP, CONTACT, CONTACT_WHY),
     rule("**", "cell phone", DROP, CONTACT, CONTACT_WHY),
     rule("**", "telephone", DROP, CONTACT, CONTACT_WHY),
@@ -132,12 +178,26 @@ pub(crate) const HIPAA: &[Rule] = &[
     rule("**", "visit date", YEAR, DATES, DATES_WHY),
     rule("**", "service date", YEAR, DATES, DATES_WHY),
     rule("**", "date of service", YEAR, DATES, DATES_WHY),
+    rule("**", "appointment time", YEAR, DATES, DATES_WHY),
+    rule("**", "appointment datetime", YEAR, DATES, DATES_WHY),
+    rule("**", "visit time", YEAR, DATES, DATES_WHY),
+    rule("**", "admission time", YEAR, DATES, DATES_WHY),
+    rule("**", "discharge time", YEAR, DATES, DATES_WHY),
     rule("**", "age", AGE, "ages over 89", "ages of 90 and over are pooled into \"90+\""),
     rule("**", "ssn", DROP, NUMBERS, NUMBERS_WHY),
     rule("**", "social security number", DROP, NUMBERS, NUMBERS_WHY),
     rule("**", "mrn", DROP, NUMBERS, NUMBERS_WHY),
     rule("**", "medical record number", DROP, NUMBERS, NUMBERS_WHY),
     rule("**", "patient id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "patient number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "record number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "record id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "chart number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "chart id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "member number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "account id", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "claim number", DROP, NUMBERS, NUMBERS_WHY),
+    rule("**", "claim id", DROP, NUMBERS, NUMBERS_WHY),
     rule("**", "member id", DROP, NUMBERS, NUMBERS_WHY),
     rule("**", "subscriber id", DROP, NUMBERS, NUMBERS_WHY),
     rule("**", "insurance id", DROP, NUMBERS, NUMBERS_WHY),
@@ -184,6 +244,28 @@ pub(crate) const HIPAA: &[Rule] = &[
     rule("**", "notes", DROP, "free text", "notes hold names, conditions and contact details"),
     rule("**", "comment", DROP, "free text", "comments hold names and contact details"),
     rule("**", "comments", DROP, "free text", "comments hold names and contact details"),
+    rule("**", "nombre", DROP, NAMES, SPANISH),
+    rule("**", "apellido", DROP, NAMES, SPANISH),
+    rule("**", "apellidos", DROP, NAMES, SPANISH),
+    rule("**", "correo", DROP, CONTACT, SPANISH),
+    rule("**", "correo electronico", DROP, CONTACT, SPANISH),
+    rule("**", "telefono", DROP, CONTACT, SPANISH),
+    rule("**", "celular", DROP, CONTACT, SPANISH),
+    rule("**", "movil", DROP, CONTACT, SPANISH),
+    rule("**", "direccion", DROP, GEO, SPANISH),
+    rule("**", "domicilio", DROP, GEO, SPANISH),
+    rule("**", "calle", DROP, GEO, SPANISH),
+    rule("**", "ciudad", DROP, GEO, SPANISH),
+    rule("**", "codigo postal", ZIP3, GEO, SPANISH),
+    rule("**", "fecha de nacimiento", YEAR, DATES, SPANISH),
+    rule("**", "fecha nacimiento", YEAR, DATES, SPANISH),
+    rule("**", "nacimiento", YEAR, DATES, SPANISH),
+    rule("**", "edad", AGE, "ages over 89", SPANISH),
+    rule("**", "seguro social", DROP, NUMBERS, SPANISH),
+    rule("**", "expediente", DROP, NUMBERS, SPANISH),
+    rule("**", "poliza", DROP, NUMBERS, SPANISH),
+    rule("**", "curp", DROP, NUMBERS, SPANISH),
+    rule("**", "dni", DROP, NUMBERS, SPANISH),
 ];
 
 /// The rules of a preset.
@@ -233,11 +315,18 @@ pub(crate) fn spellings(words: &str) -> Vec<String> {
 /// The table of a preset's rules (Markdown), as docs/hipaa-preset.md holds it.
 pub fn markdown_table(preset: Preset) -> String {
     let mut out = String::from(
-        "| where | key (case and separators ignored) | action | covers | why |\n| --- | --- | --- | --- | --- |\n",
+        "| where | key (case, separators, accents ignored) | in longer keys | action | covers | why |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     for r in table(preset) {
         let at = if r.at.is_empty() { "top level".to_owned() } else { format!("`{}`", r.at) };
-        out.push_str(&format!("| {at} | `{}` | {} | {} | {} |\n", r.key, r.action.name(), r.covers, r.why));
+        let in_words = if r.in_words { "yes" } else { "no" };
+        out.push_str(&format!(
+            "| {at} | `{}` | {in_words} | {} | {} | {} |\n",
+            r.key,
+            r.action.name(),
+            r.covers,
+            r.why
+        ));
     }
     out
 }

@@ -192,17 +192,8 @@ allow = ["properties"]
 detect = []"#,
     );
     for key in [
-        "firstName",
-        "first_name",
-        "FirstName",
-        "FIRST_NAME",
-        "first name",
-        "First Name",
-        "firstname",
-        "first-name",
-        "Firstname",
-        "FIRSTNAME",
-        "fIrSt.NaMe",
+        "firstName", "first_name", "FirstName", "FIRST_NAME", "first name", "First Name", "firstname", "first-name",
+        "Firstname", "FIRSTNAME", "fIrSt.NaMe",
     ] {
         let v = run_json(&mut t, &json!({"properties": {key: "Ann", "k": 1}}).to_string());
         assert_eq!(v, json!({"properties": {"k": 1}}), "{key}");

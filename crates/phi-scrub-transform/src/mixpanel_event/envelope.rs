@@ -69,16 +69,8 @@ pub(super) struct Include {
 
 /// Top-level Segment fields the reader takes itself; `properties_from` cannot start there.
 const ENVELOPE_KEYS: &[&[u8]] = &[
-    b"event",
-    b"type",
-    b"name",
-    b"category",
-    b"userId",
-    b"anonymousId",
-    b"messageId",
-    b"timestamp",
-    b"originalTimestamp",
-    b"properties",
+    b"event", b"type", b"name", b"category", b"userId", b"anonymousId", b"messageId", b"timestamp",
+    b"originalTimestamp", b"properties",
 ];
 
 /// Reads envelopes: the compiled `properties_from` sources, the keys removed from `properties`
@@ -147,12 +139,12 @@ impl EnvelopeReader {
         sc.begin_object()?;
         while let Some(key) = sc.next_key()? {
             let kind = sc.peek_kind()?;
-            walker.audit_push(sc.key_bytes(key));
+            walker.enter_field(sc.key_bytes(key));
             let outcome = self.read_field(sc, walker, &mut env, key, kind, root.clone());
             if let Ok(Some(outcome)) = outcome {
                 walker.audit_record(outcome);
             }
-            walker.audit_pop();
+            walker.exit_field();
             outcome?;
         }
         Ok(env)
@@ -267,10 +259,10 @@ impl EnvelopeReader {
             }
             let child = walker.step(at.set.clone(), key_bytes, key.fingerprint);
             let allowed = walker.allowed_at(child.clone(), at.allowed);
-            walker.audit_push(key_bytes);
+            walker.enter_field(key_bytes);
             let deeper = Follow { set: child, candidates: &next, depth: at.depth + 1, allowed };
             let followed = self.follow(sc, walker, deeper);
-            walker.audit_pop();
+            walker.exit_field();
             followed?;
             walker.leave(at.set.clone());
         }

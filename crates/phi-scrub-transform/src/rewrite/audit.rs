@@ -137,17 +137,33 @@ impl AuditTrail {
 }
 
 impl Walker<'_> {
-    /// Auditing: enters the field `key`.
-    pub(crate) fn audit_push(&mut self, key: &[u8]) {
+    /// Enters the field `key`: the audit's path, and the key the detectors read as context.
+    pub(crate) fn enter_field(&mut self, key: &[u8]) {
         if let Some(audit) = self.audit.as_deref_mut() {
             audit.push(key);
         }
+        if self.detecting() {
+            self.scratch.keys.push(key);
+        }
     }
 
-    /// Auditing: leaves the current field.
-    pub(crate) fn audit_pop(&mut self) {
+    /// Leaves the current field.
+    pub(crate) fn exit_field(&mut self) {
         if let Some(audit) = self.audit.as_deref_mut() {
             audit.pop();
+        }
+        if self.detecting() {
+            self.scratch.keys.pop();
+        }
+    }
+
+    /// Auditing: the current field's key holds an identifier found by `detector`, so the path
+    /// shows `[NAME]` in its place from now on (`answers.[email]`).
+    pub(super) fn audit_hide_key(&mut self, detector: Detector) {
+        if let Some(audit) = self.audit.as_deref_mut() {
+            if let Some(top) = audit.stack.last_mut() {
+                *top = format!("[{}]", detector.name());
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 
 use phi_scrub_json::{write_escaped_str, JsonError, Scanner, StrSpan};
 
-use crate::detect::{DetectAction, Detectors};
+use crate::detect::{Context, DetectAction, Detector, Detectors};
 use crate::generalise::REDACTED;
 
 use super::{Scratch, ValueRules, Walker};
@@ -22,9 +22,38 @@ impl Walker<'_> {
     pub(super) fn detect_in_string(&mut self, sc: &mut Scanner<'_, '_>) -> Result<bool, JsonError> {
         let buf = sc.buf();
         let content = sc.scan_string()?.text(buf, self.text)?;
-        let found = redact_matches(self.rules, self.pseudonymizer, content, self.scratch, &mut self.counts);
+        let cx = Context::of_key(self.scratch.keys.innermost());
+        let found = redact_matches(self.rules, &cx, self.pseudonymizer, content, self.scratch, &mut self.counts);
         self.audit_hits(found, None);
         Ok(found)
+    }
+
+    /// Scans the kept number at the scanner's position with the detectors that read digits
+    /// (a phone, an SSN or a ZIP sent as a JSON number); when something matches, writes the
+    /// replacement (a string) into `scratch.value` and returns `true`. Only integers of five
+    /// digits or more are searched: nothing shorter is an identifier, and a fraction or an
+    /// exponent is a measurement.
+    pub(super) fn detect_in_number(&mut self, sc: &mut Scanner<'_, '_>) -> Result<bool, JsonError> {
+        let (start, end) = sc.scan_number()?;
+        let raw = &sc.buf()[start..end];
+        let digits = raw.strip_prefix(b"-").unwrap_or(raw);
+        if digits.len() < 5 || !digits.iter().all(u8::is_ascii_digit) {
+            return Ok(false);
+        }
+        let cx = Context::of_key(self.scratch.keys.innermost());
+        if !find_matches(self.rules.detectors, digits, &cx, self.scratch, &mut self.counts) {
+            return Ok(false);
+        }
+        // The whole number goes: a number cannot be cut like a string.
+        let detector = self.scratch.matches[0].detector;
+        self.scratch.matches.truncate(1);
+        self.scratch.matches[0] = crate::detect::Match { start: 0, end: digits.len(), detector };
+        self.audit_hits(true, None);
+        self.scratch.rebuilt.clear();
+        write_replacement(self.rules, self.pseudonymizer, digits, detector, &mut self.scratch.rebuilt);
+        self.scratch.value.clear();
+        write_escaped_str(&mut self.scratch.value, &self.scratch.rebuilt);
+        Ok(true)
     }
 
     /// Whether the detectors find something in a key (counted per detector).
@@ -33,20 +62,23 @@ impl Walker<'_> {
     /// only without them) relies on that and does not call this. A check that works without
     /// detectors must be added there too.
     pub(super) fn key_has_identifier(&mut self, key: &[u8]) -> bool {
-        // Most keys are plain words: no byte any detector starts from.
-        let trigger = |b: &u8| b.is_ascii_digit() || matches!(b, b'@' | b':' | b'?' | b'#');
-        if self.rules.detectors.is_empty() || !key.iter().any(trigger) {
-            return false;
+        self.scratch.matches.clear();
+        self.rules.detectors.find_in_key(key, &mut self.scratch.folded, &mut self.scratch.matches);
+        for m in &self.scratch.matches {
+            self.counts.add_detected(m.detector);
         }
-        let found = find_matches(self.rules.detectors, key, self.scratch, &mut self.counts);
-        self.audit_hits(found, None);
-        found
+        let Some(first) = self.scratch.matches.first() else { return false };
+        self.audit_hide_key(first.detector);
+        self.audit_hits(true, None);
+        true
     }
 
     /// Searches a string a generaliser kept as free text (`content`) with `detectors`; when
     /// something matches, the text with its matches replaced is in `scratch.rebuilt`.
     pub(super) fn rebuild_kept_text(&mut self, detectors: Detectors, content: &[u8]) -> bool {
-        let found = rebuild_matches(self.rules, detectors, self.pseudonymizer, content, self.scratch, &mut self.counts);
+        let cx = Context::of_key(self.scratch.keys.innermost());
+        let search = Search { detectors, cx: &cx };
+        let found = rebuild_matches(self.rules, search, self.pseudonymizer, content, self.scratch, &mut self.counts);
         self.audit_hits(found, None);
         found
     }
@@ -95,7 +127,8 @@ impl Walker<'_> {
     /// on a match the replacement is in `scratch.value`.
     fn event_name_matches(&mut self, content: Option<&[u8]>) -> bool {
         let content = content.unwrap_or(self.text);
-        let found = redact_matches(self.rules, self.pseudonymizer, content, self.scratch, &mut self.counts);
+        let cx = Context::event_name();
+        let found = redact_matches(self.rules, &cx, self.pseudonymizer, content, self.scratch, &mut self.counts);
         self.audit_hits(found, Some(b"event"));
         found
     }
@@ -105,12 +138,14 @@ impl Walker<'_> {
 /// whole string with each match replaced into `scratch.value` (as JSON) and returns `true`.
 fn redact_matches(
     rules: &ValueRules,
+    cx: &Context,
     pseudonymizer: &Pseudonymizer,
     content: &[u8],
     scratch: &mut Scratch,
     counts: &mut super::WalkCounts,
 ) -> bool {
-    if !rebuild_matches(rules, rules.detectors, pseudonymizer, content, scratch, counts) {
+    let search = Search { detectors: rules.detectors, cx };
+    if !rebuild_matches(rules, search, pseudonymizer, content, scratch, counts) {
         return false;
     }
     scratch.value.clear();
@@ -120,12 +155,18 @@ fn redact_matches(
 
 /// Runs the detectors over `content` into `scratch.matches` and counts the matches; `true` when
 /// there are any.
-fn find_matches(detectors: Detectors, content: &[u8], scratch: &mut Scratch, counts: &mut super::WalkCounts) -> bool {
+fn find_matches(
+    detectors: Detectors,
+    content: &[u8],
+    cx: &Context,
+    scratch: &mut Scratch,
+    counts: &mut super::WalkCounts,
+) -> bool {
     if detectors.is_empty() {
         return false;
     }
     scratch.matches.clear();
-    detectors.find(content, &mut scratch.matches);
+    detectors.find(content, cx, &mut scratch.folded, &mut scratch.matches);
     for m in &scratch.matches {
         counts.add_detected(m.detector);
     }
@@ -134,36 +175,55 @@ fn find_matches(detectors: Detectors, content: &[u8], scratch: &mut Scratch, cou
 
 /// Runs the detectors over `content`; when something matches, puts the text with each match
 /// replaced into `scratch.rebuilt`, counts the matches, and returns `true`.
+/// Which detectors search a text, and its context.
+#[derive(Clone, Copy)]
+struct Search<'c> {
+    detectors: Detectors,
+    cx: &'c Context,
+}
+
 fn rebuild_matches(
     rules: &ValueRules,
-    detectors: Detectors,
+    search: Search<'_>,
     pseudonymizer: &Pseudonymizer,
     content: &[u8],
     scratch: &mut Scratch,
     counts: &mut super::WalkCounts,
 ) -> bool {
-    if !find_matches(detectors, content, scratch, counts) {
+    if !find_matches(search.detectors, content, search.cx, scratch, counts) {
         return false;
     }
     scratch.rebuilt.clear();
-    // Matches start and end on ASCII bytes, so the pieces between them are whole characters.
+    // Matches start and end on character boundaries (folded matches are mapped back to whole
+    // characters), so the pieces between them are whole characters.
     let text = std::str::from_utf8(content).unwrap_or_default();
     let mut from = 0;
     for m in &scratch.matches {
-        scratch.rebuilt.push_str(&text[from..m.start]);
-        match rules.detect_action {
-            DetectAction::Redact => {
-                scratch.rebuilt.push_str("[redacted:");
-                scratch.rebuilt.push_str(m.detector.name());
-                scratch.rebuilt.push(']');
-            }
-            DetectAction::Hash => {
-                let hex = pseudonymizer.hash_hex(&content[m.start..m.end]);
-                scratch.rebuilt.push_str(std::str::from_utf8(&hex).unwrap_or_default());
-            }
-        }
+        scratch.rebuilt.push_str(text.get(from..m.start).unwrap_or_default());
+        write_replacement(rules, pseudonymizer, &content[m.start..m.end], m.detector, &mut scratch.rebuilt);
         from = m.end;
     }
-    scratch.rebuilt.push_str(&text[from..]);
+    scratch.rebuilt.push_str(text.get(from..).unwrap_or_default());
     true
+}
+
+/// Writes what replaces a match of `detector` on `matched`: the marker, or its keyed hash.
+fn write_replacement(
+    rules: &ValueRules,
+    pseudonymizer: &Pseudonymizer,
+    matched: &[u8],
+    detector: Detector,
+    out: &mut String,
+) {
+    match rules.detect_action {
+        DetectAction::Redact => {
+            out.push_str("[redacted:");
+            out.push_str(detector.name());
+            out.push(']');
+        }
+        DetectAction::Hash => {
+            let hex = pseudonymizer.hash_hex(matched);
+            out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+        }
+    }
 }

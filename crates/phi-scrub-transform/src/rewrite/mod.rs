@@ -23,6 +23,7 @@ use std::ops::Range;
 use phi_scrub_json::{JsonError, KeyRef, Scanner, ValueKind};
 
 use crate::detect::{DetectAction, Detectors, Match};
+use crate::fold::FoldedText;
 use crate::generalise::GeneraliseContext;
 use crate::key_table::KeyTable;
 use crate::policy::{Action, NodeId, Policy};
@@ -52,6 +53,37 @@ pub(crate) struct Scratch {
     pub matches: Vec<Match>,
     /// A string being rebuilt around detector matches.
     pub rebuilt: String,
+    /// A value folded for the detectors.
+    pub folded: FoldedText,
+    /// The keys leading to the field being walked (when detecting).
+    pub keys: KeyStack,
+}
+
+/// The keys leading to the field being walked, innermost last: the detectors read the
+/// innermost as context.
+#[derive(Debug, Default)]
+pub(crate) struct KeyStack {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl KeyStack {
+    pub(crate) fn push(&mut self, key: &[u8]) {
+        self.bytes.extend_from_slice(key);
+        self.ends.push(self.bytes.len());
+    }
+
+    pub(crate) fn pop(&mut self) {
+        self.ends.pop();
+        self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
+    /// The innermost key (empty at the top level and in a lone value).
+    pub(crate) fn innermost(&self) -> &[u8] {
+        let n = self.ends.len();
+        let start = if n >= 2 { self.ends[n - 2] } else { 0 };
+        &self.bytes[start..self.ends.last().copied().unwrap_or(0)]
+    }
 }
 
 enum Decision {
@@ -179,10 +211,10 @@ impl Walker<'_> {
             let kind = sc.peek_kind()?;
             let key_bytes = sc.key_bytes(key);
             if reserved.iter().any(|(fp, r)| *fp == key.fingerprint && **r == *key_bytes) {
-                self.audit_push(key_bytes);
+                self.enter_field(key_bytes);
                 self.remove_member(sc, &mut c)?;
                 self.audit_record(Outcome::ReservedKey);
-                self.audit_pop();
+                self.exit_field();
                 continue;
             }
             if let Some(table) = simple {
@@ -238,7 +270,7 @@ impl Walker<'_> {
         c: &mut Container<'_>,
     ) -> Result<(), JsonError> {
         let key_bytes = sc.key_bytes(key);
-        self.audit_push(key_bytes);
+        self.enter_field(key_bytes);
         let child = if set.is_empty() {
             set.clone()
         } else {
@@ -253,7 +285,7 @@ impl Walker<'_> {
         let key_raw = Some(&sc.buf()[key.quote_start..key.quote_end]);
         self.member(sc, decision, Member { start: key.quote_start, key_raw, kind, set: child }, c)?;
         self.sets.truncate(set.end);
-        self.audit_pop();
+        self.exit_field();
         Ok(())
     }
 
@@ -278,6 +310,16 @@ impl Walker<'_> {
             Decision::Keep if member.kind == ValueKind::String && !self.rules.detectors.is_empty() => {
                 self.audit_record(Outcome::Kept);
                 if self.detect_in_string(sc)? {
+                    c.flush(sc.buf());
+                    c.member(member.key_raw, &self.scratch.value);
+                    c.modified = true;
+                } else {
+                    c.extend_run(member.start, sc.pos());
+                }
+            }
+            Decision::Keep if member.kind == ValueKind::Number && self.rules.detectors.reads_numbers() => {
+                self.audit_record(Outcome::Kept);
+                if self.detect_in_number(sc)? {
                     c.flush(sc.buf());
                     c.member(member.key_raw, &self.scratch.value);
                     c.modified = true;
