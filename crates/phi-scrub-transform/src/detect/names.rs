@@ -84,16 +84,16 @@ fn words(text: &[u8]) -> Vec<Word> {
     out
 }
 
-/// The word lowercased into `buf` (names are short; longer words are never names).
+/// The word lowercased into `buf`, apostrophes dropped (names are short; longer words are never
+/// names).
 fn lower<'b>(text: &[u8], w: Word, buf: &'b mut [u8; 24]) -> Option<&'b str> {
-    let word = &text[w.start..w.end];
-    if word.len() > buf.len() {
-        return None;
+    // The lists write `O'Malley` as `omalley`.
+    let mut n = 0;
+    for &b in text[w.start..w.end].iter().filter(|&&b| b != b'\'') {
+        *buf.get_mut(n)? = b.to_ascii_lowercase();
+        n += 1;
     }
-    for (slot, b) in buf.iter_mut().zip(word) {
-        *slot = b.to_ascii_lowercase();
-    }
-    std::str::from_utf8(&buf[..word.len()]).ok()
+    std::str::from_utf8(&buf[..n]).ok()
 }
 
 /// A capital and at least one more letter; two capitals (`MA`, `OK`) are an abbreviation.

@@ -65,7 +65,8 @@ pub(super) fn find(on: Detectors, text: &[u8], cx: &Context, matches: &mut Vec<M
         i = run.end.max(i + 1);
         // Glued to a letter or digit it is part of a word, except a phone extension (`…5678x204`).
         let extension = text.get(run.end) == Some(&b'x') && text.get(run.end + 1).is_some_and(u8::is_ascii_digit);
-        if run.end < text.len() && is_alnum(text[run.end]) && !extension {
+        // After a phone cue (`call5552345678now`) letters on the right do not matter either.
+        if run.end < text.len() && is_alnum(text[run.end]) && !extension && !glued_left {
             continue;
         }
         let found = if glued_left { phone_only(on, &run) } else { classify(on, &run, text, cx) };
