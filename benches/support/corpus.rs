@@ -70,7 +70,7 @@ pub struct Scored {
 pub fn score(t: &mut PhiScrub, case: &Case) -> Scored {
     let input = serde_json::to_vec(&case.event).expect("serialisable");
     let output = match t.rewrite(&input) {
-        Ok(out) => String::from_utf8_lossy(&out).into_owned(),
+        Ok(out) => String::from_utf8_lossy(out).into_owned(),
         Err(reason) => format!("(dropped: {})", reason.as_str()),
     };
     let parsed: Value = serde_json::from_str(&output).unwrap_or(Value::Null);
