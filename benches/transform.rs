@@ -211,12 +211,12 @@ fn bench_privacy(c: &mut Criterion, events: &[Vec<u8>], bytes: usize) {
     group.throughput(Throughput::Elements(strings.len() as u64));
     let detectors = phi_scrub_transform::detect::Detectors::new(&phi_scrub_transform::detect::Detector::ALL);
     let mut matches = Vec::new();
-    let mut folded = phi_scrub_transform::fold::FoldedText::default();
+    let mut space = phi_scrub_transform::detect::Workspace::default();
     let cx = phi_scrub_transform::detect::Context::default();
     group.bench_function("hand_written_all", |b| {
         b.iter(|| {
             matches.clear();
-            strings.iter().for_each(|s| detectors.find(black_box(s.as_bytes()), &cx, &mut folded, &mut matches));
+            strings.iter().for_each(|s| detectors.find(black_box(s.as_bytes()), &cx, &mut space, &mut matches));
             matches.len()
         })
     });

@@ -14,8 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::transforms::phi_scrub::{AuditTrail, PhiScrub};
-use phi_scrub_transform::detect::{Detector, Detectors};
-use phi_scrub_transform::fold::FoldedText;
+use phi_scrub_transform::detect::{Detector, Detectors, Workspace};
 use phi_scrub_transform::path::display_keys;
 
 /// What the Mixpanel shape does with a field it never reads.
@@ -140,11 +139,11 @@ fn report_path(keys: &[String]) -> String {
 fn masked(keys: &[String]) -> Vec<String> {
     let detectors = Detectors::new(&Detector::ALL);
     let mut matches = Vec::new();
-    let mut folded = FoldedText::default();
+    let mut space = Workspace::default();
     keys.iter()
         .map(|k| {
             matches.clear();
-            detectors.find_in_key(k.as_bytes(), &mut folded, &mut matches);
+            detectors.find_in_key(k.as_bytes(), &mut space, &mut matches);
             matches.first().map_or_else(|| k.clone(), |m| format!("[{}]", m.detector.name()))
         })
         .collect()

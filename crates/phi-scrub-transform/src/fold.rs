@@ -119,7 +119,7 @@ fn look_alike(c: char) -> Option<char> {
 
 /// A value folded for the detectors, with the original byte each folded byte came from.
 #[derive(Debug, Default)]
-pub struct FoldedText {
+pub(crate) struct FoldedText {
     pub(crate) text: Vec<u8>,
     /// For each byte of `text`, the start of the original character it came from.
     origin: Vec<u32>,

@@ -49,7 +49,7 @@ impl KeyWords {
     pub(crate) fn of(key: &[u8]) -> Self {
         let mut words = Self { bytes: [0; MAX_BYTES], len: 0, ends: [0; MAX_WORDS], count: 0 };
         if key.is_ascii() {
-            words.split(key.len(), |i| key[i] as char);
+            words.split_ascii(key);
         } else {
             let mut chars: Vec<char> = Vec::with_capacity(key.len());
             for c in String::from_utf8_lossy(key).chars() {
@@ -58,6 +58,37 @@ impl KeyWords {
             words.split(chars.len(), |i| chars[i]);
         }
         words
+    }
+
+    /// [`Self::split`] for ASCII keys, byte by byte (the usual case, and on the hot path).
+    fn split_ascii(&mut self, key: &[u8]) {
+        let class = |b: u8| match b {
+            b'a'..=b'z' => Class::Lower,
+            b'A'..=b'Z' => Class::Upper,
+            b'0'..=b'9' => Class::Digit,
+            _ => Class::Other,
+        };
+        let mut in_word = false;
+        let mut prev = Class::Other;
+        for (i, &b) in key.iter().enumerate() {
+            let now = class(b);
+            if now == Class::Other {
+                self.end_word(&mut in_word);
+                prev = now;
+                continue;
+            }
+            let next = key.get(i + 1).map_or(Class::Other, |&n| class(n));
+            if in_word && boundary(prev, now, next) {
+                self.end_word(&mut in_word);
+            }
+            in_word = true;
+            if self.count < MAX_WORDS && self.len < MAX_BYTES {
+                self.bytes[self.len] = b.to_ascii_lowercase();
+                self.len += 1;
+            }
+            prev = now;
+        }
+        self.end_word(&mut in_word);
     }
 
     /// Splits the `n` characters `at(0..n)` into words.
@@ -135,8 +166,11 @@ impl KeyWords {
 /// Whether `now` (after `prev`, before `next`) starts a new word inside a run of letters and
 /// digits.
 fn starts_word(prev: char, now: char, next: Option<char>) -> bool {
-    let (prev, now) = (class(prev), class(now));
-    let next = next.map_or(Class::Other, class);
+    boundary(class(prev), class(now), next.map_or(Class::Other, class))
+}
+
+/// Whether a character of class `now` between `prev` and `next` starts a new word.
+fn boundary(prev: Class, now: Class, next: Class) -> bool {
     match (prev, now) {
         (Class::Digit, Class::Lower | Class::Upper) | (Class::Lower | Class::Upper, Class::Digit) => true,
         (Class::Lower, Class::Upper) => true,

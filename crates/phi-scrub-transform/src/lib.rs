@@ -14,7 +14,7 @@ mod action;
 mod config;
 pub mod detect;
 mod drop_reason;
-pub mod fold;
+mod fold;
 mod generalise;
 pub mod hmac_sha256;
 mod key_table;

@@ -11,6 +11,7 @@
 //! `preset_overrides` entry, for one exact path and with a reason; it replaces the preset's
 //! rules for that field (the user's own rules still apply beside it).
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use crate::path::{Path, Segment};
@@ -60,6 +61,33 @@ pub struct Policy {
     allow_mode: bool,
     /// Every lifted preset rule, as `validate`, `audit` and the startup log list it.
     lifted: Vec<String>,
+    /// Word matches of recently seen keys.
+    word_memo: RefCell<WordMemo>,
+}
+
+/// Word matches (see [`Policy::push_word_matches`]) of recently seen keys, by node and key
+/// fingerprint (the key is compared too): splitting a key into words costs more than this
+/// lookup, and keys repeat from event to event. A fixed number of slots, so hostile keys cannot
+/// grow it.
+#[derive(Debug)]
+struct WordMemo {
+    slots: Vec<Option<MemoEntry>>,
+}
+
+#[derive(Debug)]
+struct MemoEntry {
+    node: NodeId,
+    fingerprint: u64,
+    key: Box<[u8]>,
+    matches: Vec<NodeId>,
+}
+
+const MEMO_SLOTS: usize = 512;
+
+impl Default for WordMemo {
+    fn default() -> Self {
+        Self { slots: (0..MEMO_SLOTS).map(|_| None).collect() }
+    }
 }
 
 const ROOT: NodeId = 0;
@@ -68,7 +96,8 @@ impl Policy {
     /// Compiles the policy options of a config, refusing bad or conflicting paths.
     pub fn compile(config: &PhiScrubConfig) -> Result<Self, BuildError> {
         let allow_mode = config.allow.is_some() || config.preset.is_some();
-        let mut policy = Self { nodes: vec![Node::default()], allow_mode, lifted: Vec::new() };
+        let mut policy =
+            Self { nodes: vec![Node::default()], allow_mode, lifted: Vec::new(), word_memo: RefCell::default() };
         for (option, text, action) in user_rules(config) {
             policy.insert(option, &text, action)?;
         }
@@ -219,19 +248,39 @@ impl Policy {
     /// A key no rule names whole, matched by its words: every run of up to four consecutive
     /// words that a rule names (`member id` in `insuranceMemberId`) leads to that rule's node,
     /// unless a word says the key describes the identifier rather than holds it.
-    fn push_word_matches(&self, word_keys: &KeyTable, key: &[u8], sets: &mut Vec<NodeId>, start: usize) {
+    fn push_word_matches(&self, node: NodeId, key: &[u8], key_fingerprint: u64, sets: &mut Vec<NodeId>, start: usize) {
+        let slot = (key_fingerprint as usize ^ node as usize) % MEMO_SLOTS;
+        let mut memo = self.word_memo.borrow_mut();
+        let hit = memo.slots[slot]
+            .as_ref()
+            .is_some_and(|e| e.node == node && e.fingerprint == key_fingerprint && *e.key == *key);
+        if !hit {
+            let matches = self.word_matches(&self.nodes[node as usize].word_keys, key);
+            memo.slots[slot] = Some(MemoEntry { node, fingerprint: key_fingerprint, key: key.into(), matches });
+        }
+        if let Some(entry) = &memo.slots[slot] {
+            for &id in &entry.matches {
+                self.push_closure(id, sets, start);
+            }
+        }
+    }
+
+    /// The children `word_keys` gives to the runs of the key's words.
+    fn word_matches(&self, word_keys: &KeyTable, key: &[u8]) -> Vec<NodeId> {
         let words = KeyWords::of(key);
+        let mut found = Vec::new();
         if words.count() < 2 || words.any_in(preset::DESCRIBING_WORDS) {
-            return;
+            return found;
         }
         for from in 0..words.count() {
             for to in from + 1..=(from + 4).min(words.count()) {
                 let run = words.joined(from, to);
                 if let Some(id) = word_keys.find(run, fingerprint(run)) {
-                    self.push_closure(id, sets, start);
+                    found.push(id);
                 }
             }
         }
+        found
     }
 
     fn mark_rules_below(&mut self) {
@@ -316,7 +365,9 @@ impl Policy {
                 });
                 match norm.and_then(|(buf, len, fp)| n.normalised_keys.find(&buf[..len], fp)) {
                     Some(id) => self.push_closure(id, sets, start),
-                    None if !n.word_keys.is_empty() => self.push_word_matches(&n.word_keys, key, sets, start),
+                    None if !n.word_keys.is_empty() => {
+                        self.push_word_matches(sets[i], key, key_fingerprint, sets, start)
+                    }
                     None => {}
                 }
             }

@@ -107,7 +107,7 @@ fn find_named(text: &[u8], cued: &dyn Fn(usize) -> bool, matches: &mut Vec<Match
         while end < text.len() && text[end].is_ascii_alphabetic() {
             end += 1;
         }
-        if is_one_of(&text[i..end], MONTHS) {
+        if (3..=10).contains(&(end - i)) && is_one_of(&text[i..end], MONTHS) {
             if let Some((start, stop, has_year)) = around_month(text, i, end) {
                 if has_year || cued(start) {
                     matches.push(Match { start, end: stop, detector: Detector::Date });

@@ -126,6 +126,14 @@ pub enum DetectAction {
     Hash,
 }
 
+/// Reusable space for the detectors: the folded copy of a text with characters outside ASCII,
+/// and its words.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    folded: FoldedText,
+    words: Vec<names::Word>,
+}
+
 /// One match: a byte range of the searched text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Match {
@@ -177,17 +185,21 @@ impl Detectors {
     /// Appends to `matches` the matches in `text`, in order and without overlaps. Text with
     /// characters outside ASCII is searched folded (see [`crate::fold`]); `folded` is reusable
     /// space for that.
-    pub fn find(self, text: &[u8], cx: &Context, folded: &mut FoldedText, matches: &mut Vec<Match>) {
+    pub fn find(self, text: &[u8], cx: &Context, space: &mut Workspace, matches: &mut Vec<Match>) {
         let first = matches.len();
-        match std::str::from_utf8(text) {
-            Ok(original) if !text.is_ascii() => {
+        let original = if text.is_ascii() { None } else { std::str::from_utf8(text).ok() };
+        match original {
+            Some(original) => {
+                let folded = &mut space.folded;
                 folded.fold(original);
-                self.find_plain(&folded.text, cx, matches);
+                let folded_text = std::mem::take(&mut folded.text);
+                self.find_plain(&folded_text, cx, &mut space.words, matches);
                 for m in &mut matches[first..] {
-                    (m.start, m.end) = folded.original_range(original, m.start, m.end);
+                    (m.start, m.end) = space.folded.original_range(original, m.start, m.end);
                 }
+                space.folded.text = folded_text;
             }
-            _ => self.find_plain(text, cx, matches),
+            None => self.find_plain(text, cx, &mut space.words, matches),
         }
         merge_overlaps(matches, first);
     }
@@ -196,13 +208,13 @@ impl Detectors {
     /// `{"Jane Roe": {…}}`, `{"00482913": …}`): what [`Self::find`] finds in it, and a key of
     /// six digits or more, taken for a record number. Most keys are plain lowercase words with
     /// no byte any detector starts from, and are not searched.
-    pub fn find_in_key(self, key: &[u8], folded: &mut FoldedText, matches: &mut Vec<Match>) {
+    pub fn find_in_key(self, key: &[u8], space: &mut Workspace, matches: &mut Vec<Match>) {
         let trigger = |b: &u8| b.is_ascii_digit() || b.is_ascii_uppercase() || !b.is_ascii() || b"@:?#".contains(b);
         if self.is_empty() || !key.iter().any(trigger) {
             return;
         }
         let first = matches.len();
-        self.find(key, &Context::key(), folded, matches);
+        self.find(key, &Context::key(), space, matches);
         let long_number = key.len() >= 6 && key.iter().all(u8::is_ascii_digit);
         if long_number && matches.len() == first {
             matches.push(Match { start: 0, end: key.len(), detector: Detector::RecordNumber });
@@ -210,7 +222,7 @@ impl Detectors {
     }
 
     /// [`Self::find`] for text with nothing to fold.
-    fn find_plain(self, text: &[u8], cx: &Context, matches: &mut Vec<Match>) {
+    fn find_plain(self, text: &[u8], cx: &Context, words: &mut Vec<names::Word>, matches: &mut Vec<Match>) {
         let triggers = Triggers::of(text);
         if self.on(Detector::Email) && (triggers.at || triggers.letters >= 6) {
             email::find(text, triggers.at, matches);
@@ -234,7 +246,7 @@ impl Detectors {
             network::find_url_queries(text, matches);
         }
         if self.on(Detector::PersonName) && triggers.letters >= 4 {
-            names::find(text, cx, matches);
+            names::find(text, cx, words, matches);
         }
     }
 }

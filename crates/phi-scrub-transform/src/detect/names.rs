@@ -55,13 +55,13 @@ fn lists() -> &'static Lists {
 /// A word of the text: ASCII letters with inner apostrophes and hyphens between capitals
 /// (`O'Brien`); `sep` is what lies between it and the next word.
 #[derive(Debug, Clone, Copy)]
-struct Word {
+pub(super) struct Word {
     start: usize,
     end: usize,
 }
 
-fn words(text: &[u8]) -> Vec<Word> {
-    let mut out = Vec::new();
+fn split_words(text: &[u8], out: &mut Vec<Word>) {
+    out.clear();
     let mut i = 0;
     while i < text.len() {
         if !text[i].is_ascii_alphabetic() {
@@ -81,7 +81,6 @@ fn words(text: &[u8]) -> Vec<Word> {
             out.push(Word { start, end: i });
         }
     }
-    out
 }
 
 /// The word lowercased into `buf`, apostrophes dropped (names are short; longer words are never
@@ -109,7 +108,7 @@ fn between(text: &[u8], a: Word, b: Word) -> &[u8] {
 
 struct Finder<'t> {
     text: &'t [u8],
-    words: Vec<Word>,
+    words: &'t [Word],
     lists: &'static Lists,
     /// Lowercase pairs joined by a space count (a typed search, a key naming a person).
     lowercase_spaced: bool,
@@ -196,6 +195,10 @@ impl Finder<'_> {
 
     /// The name after a cue word at `i`; returns its first and last word.
     fn after_cue(&self, i: usize) -> Option<(usize, usize)> {
+        // Cue words are two to eight letters.
+        if !(2..=8).contains(&(self.words[i].end - self.words[i].start)) {
+            return None;
+        }
         let mut buf = [0; 24];
         let cue = lower(self.text, self.words[i], &mut buf)?;
         let honorific = HONORIFICS.contains(&cue);
@@ -252,8 +255,13 @@ enum Joint {
 }
 
 /// Appends the person names in `text`.
-pub(super) fn find(text: &[u8], cx: &Context, matches: &mut Vec<Match>) {
-    let words = words(text);
+pub(super) fn find(text: &[u8], cx: &Context, words: &mut Vec<Word>, matches: &mut Vec<Match>) {
+    // A name needs a capital, a slug separator or a space (`Jane Roe`, `jane-roe`, `jane roe`).
+    let separated = memchr::memchr3(b' ', b'-', b'_', text).is_some() || memchr::memchr(b'.', text).is_some();
+    if !separated && !text.iter().any(u8::is_ascii_uppercase) {
+        return;
+    }
+    split_words(text, words);
     if words.is_empty() {
         return;
     }

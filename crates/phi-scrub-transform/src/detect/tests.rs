@@ -1,7 +1,6 @@
 //! Tests of the detectors, one group per detector, with what each must leave alone.
 
 use super::*;
-use crate::fold::FoldedText;
 
 #[test]
 fn the_table_lists_each_detector_at_its_index() {
@@ -13,7 +12,7 @@ fn the_table_lists_each_detector_at_its_index() {
 
 fn found_in(text: &str, cx: &Context) -> Vec<(String, &'static str)> {
     let mut m = Vec::new();
-    Detectors::new(&Detector::ALL).find(text.as_bytes(), cx, &mut FoldedText::default(), &mut m);
+    Detectors::new(&Detector::ALL).find(text.as_bytes(), cx, &mut Workspace::default(), &mut m);
     m.iter().map(|m| (text[m.start..m.end].to_owned(), m.detector.name())).collect()
 }
 
@@ -143,8 +142,8 @@ fn crafted_inputs_stay_linear() {
     let colons = "1:".repeat(16_000);
     let started = std::time::Instant::now();
     let mut m = Vec::new();
-    Detectors::new(&Detector::ALL).find(queries.as_bytes(), &Context::default(), &mut FoldedText::default(), &mut m);
-    Detectors::new(&Detector::ALL).find(colons.as_bytes(), &Context::default(), &mut FoldedText::default(), &mut m);
+    Detectors::new(&Detector::ALL).find(queries.as_bytes(), &Context::default(), &mut Workspace::default(), &mut m);
+    Detectors::new(&Detector::ALL).find(colons.as_bytes(), &Context::default(), &mut Workspace::default(), &mut m);
     // A complexity guard, not a speed claim: linear takes milliseconds even unoptimised; the
     // quadratic versions took 10^8 steps and more.
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
@@ -163,7 +162,7 @@ fn disabled_detectors_find_nothing() {
     Detectors::new(&[Detector::Email]).find(
         b"555-234-5678 10.0.0.1",
         &Context::default(),
-        &mut FoldedText::default(),
+        &mut Workspace::default(),
         &mut m,
     );
     assert!(m.is_empty());

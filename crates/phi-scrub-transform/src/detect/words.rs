@@ -3,7 +3,13 @@
 
 /// Whether `word` is one of `list` (ASCII case ignored; the lists are lowercase).
 pub(super) fn is_one_of(word: &[u8], list: &[&str]) -> bool {
-    !word.is_empty() && list.iter().any(|l| l.as_bytes().eq_ignore_ascii_case(word))
+    let Some(&first) = word.first() else { return false };
+    let first = first.to_ascii_lowercase();
+    // Length and first letter rule out nearly every entry before a full comparison.
+    list.iter().any(|l| {
+        let l = l.as_bytes();
+        l.len() == word.len() && l[0] == first && l.eq_ignore_ascii_case(word)
+    })
 }
 
 /// The words that end before `pos`, nearest first: runs of ASCII letters, with anything but

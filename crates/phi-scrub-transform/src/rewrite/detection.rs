@@ -22,7 +22,7 @@ impl Walker<'_> {
     pub(super) fn detect_in_string(&mut self, sc: &mut Scanner<'_, '_>) -> Result<bool, JsonError> {
         let buf = sc.buf();
         let content = sc.scan_string()?.text(buf, self.text)?;
-        let cx = Context::of_key(self.scratch.keys.innermost());
+        let cx = self.scratch.key_context();
         let found = redact_matches(self.rules, &cx, self.pseudonymizer, content, self.scratch, &mut self.counts);
         self.audit_hits(found, None);
         Ok(found)
@@ -40,7 +40,7 @@ impl Walker<'_> {
         if digits.len() < 5 || !digits.iter().all(u8::is_ascii_digit) {
             return Ok(false);
         }
-        let cx = Context::of_key(self.scratch.keys.innermost());
+        let cx = self.scratch.key_context();
         if !find_matches(self.rules.detectors, digits, &cx, self.scratch, &mut self.counts) {
             return Ok(false);
         }
@@ -63,7 +63,7 @@ impl Walker<'_> {
     /// detectors must be added there too.
     pub(super) fn key_has_identifier(&mut self, key: &[u8]) -> bool {
         self.scratch.matches.clear();
-        self.rules.detectors.find_in_key(key, &mut self.scratch.folded, &mut self.scratch.matches);
+        self.rules.detectors.find_in_key(key, &mut self.scratch.detect, &mut self.scratch.matches);
         for m in &self.scratch.matches {
             self.counts.add_detected(m.detector);
         }
@@ -76,7 +76,7 @@ impl Walker<'_> {
     /// Searches a string a generaliser kept as free text (`content`) with `detectors`; when
     /// something matches, the text with its matches replaced is in `scratch.rebuilt`.
     pub(super) fn rebuild_kept_text(&mut self, detectors: Detectors, content: &[u8]) -> bool {
-        let cx = Context::of_key(self.scratch.keys.innermost());
+        let cx = self.scratch.key_context();
         let search = Search { detectors, cx: &cx };
         let found = rebuild_matches(self.rules, search, self.pseudonymizer, content, self.scratch, &mut self.counts);
         self.audit_hits(found, None);
@@ -166,7 +166,7 @@ fn find_matches(
         return false;
     }
     scratch.matches.clear();
-    detectors.find(content, cx, &mut scratch.folded, &mut scratch.matches);
+    detectors.find(content, cx, &mut scratch.detect, &mut scratch.matches);
     for m in &scratch.matches {
         counts.add_detected(m.detector);
     }

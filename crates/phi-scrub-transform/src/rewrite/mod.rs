@@ -22,8 +22,7 @@ use std::ops::Range;
 
 use phi_scrub_json::{JsonError, KeyRef, Scanner, ValueKind};
 
-use crate::detect::{DetectAction, Detectors, Match};
-use crate::fold::FoldedText;
+use crate::detect::{Context, DetectAction, Detectors, Match, Workspace};
 use crate::generalise::GeneraliseContext;
 use crate::key_table::KeyTable;
 use crate::policy::{Action, NodeId, Policy};
@@ -53,10 +52,47 @@ pub(crate) struct Scratch {
     pub matches: Vec<Match>,
     /// A string being rebuilt around detector matches.
     pub rebuilt: String,
-    /// A value folded for the detectors.
-    pub folded: FoldedText,
+    /// The detectors' reusable space.
+    pub detect: Workspace,
     /// The keys leading to the field being walked (when detecting).
     pub keys: KeyStack,
+    /// The detectors' context of recent keys.
+    pub contexts: ContextCache,
+}
+
+impl Scratch {
+    /// The detectors' context for a value under the innermost key, from the cache when that key
+    /// was seen recently (keys repeat from event to event; reading one costs a split into words).
+    pub(crate) fn key_context(&mut self) -> Context {
+        self.contexts.get(self.keys.innermost())
+    }
+}
+
+/// Detector contexts of recently seen keys, by the key's fingerprint (the key is compared too).
+#[derive(Debug)]
+pub(crate) struct ContextCache {
+    slots: Vec<Option<(u64, Box<[u8]>, Context)>>,
+}
+
+impl Default for ContextCache {
+    fn default() -> Self {
+        Self { slots: vec![None; 256] }
+    }
+}
+
+impl ContextCache {
+    fn get(&mut self, key: &[u8]) -> Context {
+        let fp = phi_scrub_json::fingerprint(key);
+        let slot = &mut self.slots[fp as usize & 255];
+        match slot {
+            Some((f, k, cx)) if *f == fp && **k == *key => *cx,
+            _ => {
+                let cx = Context::of_key(key);
+                *slot = Some((fp, key.into(), cx));
+                cx
+            }
+        }
+    }
 }
 
 /// The keys leading to the field being walked, innermost last: the detectors read the
