@@ -134,3 +134,42 @@ impl Context {
         self.key
     }
 }
+
+/// Detector contexts of recently seen keys, by the key's fingerprint (the key is compared too):
+/// keys repeat from event to event, and reading one costs a split into words. A fixed number of
+/// slots, so hostile keys cannot grow it.
+#[derive(Debug)]
+pub struct ContextCache {
+    slots: Vec<Option<Cached>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    fingerprint: u64,
+    key: Box<[u8]>,
+    context: Context,
+}
+
+const CACHE_SLOTS: usize = 256;
+
+impl Default for ContextCache {
+    fn default() -> Self {
+        Self { slots: (0..CACHE_SLOTS).map(|_| None).collect() }
+    }
+}
+
+impl ContextCache {
+    /// The context of a value under `key`.
+    pub fn get(&mut self, key: &[u8]) -> Context {
+        let fingerprint = phi_scrub_json::fingerprint(key);
+        let slot = &mut self.slots[fingerprint as usize % CACHE_SLOTS];
+        match slot {
+            Some(c) if c.fingerprint == fingerprint && *c.key == *key => c.context,
+            _ => {
+                let context = Context::of_key(key);
+                *slot = Some(Cached { fingerprint, key: key.into(), context });
+                context
+            }
+        }
+    }
+}

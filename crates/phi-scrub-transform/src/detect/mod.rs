@@ -28,7 +28,7 @@ mod tests;
 
 use serde::Deserialize;
 
-pub use context::Context;
+pub use context::{Context, ContextCache};
 
 use crate::fold::FoldedText;
 

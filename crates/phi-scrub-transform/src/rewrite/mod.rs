@@ -22,7 +22,7 @@ use std::ops::Range;
 
 use phi_scrub_json::{JsonError, KeyRef, Scanner, ValueKind};
 
-use crate::detect::{Context, DetectAction, Detectors, Match, Workspace};
+use crate::detect::{Context, ContextCache, DetectAction, Detectors, Match, Workspace};
 use crate::generalise::GeneraliseContext;
 use crate::key_table::KeyTable;
 use crate::policy::{Action, NodeId, Policy};
@@ -65,33 +65,6 @@ impl Scratch {
     /// was seen recently (keys repeat from event to event; reading one costs a split into words).
     pub(crate) fn key_context(&mut self) -> Context {
         self.contexts.get(self.keys.innermost())
-    }
-}
-
-/// Detector contexts of recently seen keys, by the key's fingerprint (the key is compared too).
-#[derive(Debug)]
-pub(crate) struct ContextCache {
-    slots: Vec<Option<(u64, Box<[u8]>, Context)>>,
-}
-
-impl Default for ContextCache {
-    fn default() -> Self {
-        Self { slots: vec![None; 256] }
-    }
-}
-
-impl ContextCache {
-    fn get(&mut self, key: &[u8]) -> Context {
-        let fp = phi_scrub_json::fingerprint(key);
-        let slot = &mut self.slots[fp as usize & 255];
-        match slot {
-            Some((f, k, cx)) if *f == fp && **k == *key => *cx,
-            _ => {
-                let cx = Context::of_key(key);
-                *slot = Some((fp, key.into(), cx));
-                cx
-            }
-        }
     }
 }
 
