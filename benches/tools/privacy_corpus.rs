@@ -1,0 +1,30 @@
+//! Runs the labelled privacy corpus through phi-scrub and prints the recall and false-positive
+//! table and the speed (events per second over repeated passes, one thread), for
+//! `benches/privacy/presidio.sh` to show beside Presidio's on the same corpus.
+
+#[path = "../support/corpus.rs"]
+mod corpus;
+
+use std::time::{Duration, Instant};
+
+fn main() {
+    let cases = corpus::load();
+    let mut t = corpus::transform();
+    let mut tally = corpus::Tally::default();
+    for case in &cases {
+        let scored = corpus::score(&mut t, case);
+        tally.add(case, scored.ok);
+    }
+    println!("{}", tally.table());
+    let inputs: Vec<Vec<u8>> = cases.iter().map(|c| serde_json::to_vec(&c.event).expect("serialisable")).collect();
+    let started = Instant::now();
+    let mut events = 0usize;
+    while started.elapsed() < Duration::from_secs(2) {
+        for input in &inputs {
+            std::hint::black_box(t.rewrite(input).map(<[u8]>::len).unwrap_or(0));
+        }
+        events += inputs.len();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("speed: {:.0} events/s ({events} events in {secs:.2} s, one thread)", events as f64 / secs);
+}
