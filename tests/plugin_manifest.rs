@@ -34,6 +34,19 @@ fn manifest_lists_exactly_the_config_options() {
 }
 
 #[test]
+fn manifest_lists_every_detector() {
+    let listed: Vec<String> = manifest()["options"]["detect"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let names: Vec<String> =
+        phi_scrub_transform::detect::Detector::ALL.iter().map(|d| d.name().to_owned()).collect();
+    assert_eq!(listed, names);
+}
+
+#[test]
 fn every_listed_option_is_accepted_by_the_config() {
     // Each option name must deserialize (unknown names are refused): the list read from
     // PhiScrubConfig is the list it accepts.

@@ -73,8 +73,9 @@ pub struct PhiScrubConfig {
     /// Strings cut to at most N characters: `{ "properties.query" = 20 }`.
     #[serde(default)]
     pub truncate: BTreeMap<String, u32>,
-    /// Free-text detectors run on every string that survives the policy: `email`, `phone`,
-    /// `ssn`, `ip`, `credit_card`, `url_query`. With a preset, all of them unless set.
+    /// Detectors run on every string, number, key and event name that survives the policy:
+    /// `email`, `phone`, `ssn`, `ip`, `credit_card`, `url_query`, `date`, `zip`,
+    /// `street_address`, `record_number`, `person_name`. With a preset, all of them unless set.
     #[serde(default)]
     pub detect: Option<Vec<Detector>>,
     /// What a detector does to a match: `redact` (default, `[redacted:email]`) or `hash`.
