@@ -41,8 +41,7 @@ fn manifest_lists_every_detector() {
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
-    let names: Vec<String> =
-        phi_scrub_transform::detect::Detector::ALL.iter().map(|d| d.name().to_owned()).collect();
+    let names: Vec<String> = phi_scrub_transform::detect::Detector::ALL.iter().map(|d| d.name().to_owned()).collect();
     assert_eq!(listed, names);
 }
 

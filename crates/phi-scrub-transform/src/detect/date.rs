@@ -6,7 +6,7 @@
 //! own. A year alone is not a date here: the preset keeps years.
 
 use super::context::Context;
-use super::words::{cue_before, is_one_of};
+use super::words::{cue_before, is_one_of, Word};
 use super::{is_alnum, Detector, Match};
 
 /// Words before a date that make it the person's.
@@ -23,10 +23,10 @@ const MONTHS: &[&str] = &[
 ];
 
 /// Appends the dates in `text`.
-pub(super) fn find(text: &[u8], cx: &Context, matches: &mut Vec<Match>) {
+pub(super) fn find(text: &[u8], words: &[Word], cx: &Context, matches: &mut Vec<Match>) {
     let cued = |start: usize| cx.cues(Detector::Date) || cue_before(text, start, 3, CUES);
     find_numeric(text, &cued, matches);
-    find_named(text, &cued, matches);
+    find_named(text, words, &cued, matches);
 }
 
 /// Up to three digit groups joined by one separator kind: `07/02/1984`.
@@ -96,26 +96,18 @@ fn numeric_date(groups: &[(u32, usize)], sep: u8) -> Option<bool> {
 }
 
 /// Dates with a month name: `July 2nd, 1984`, `2 July 1984`, `2nd of July`.
-fn find_named(text: &[u8], cued: &dyn Fn(usize) -> bool, matches: &mut Vec<Match>) {
-    let mut i = 0;
-    while i < text.len() {
-        if !text[i].is_ascii_alphabetic() || (i > 0 && text[i - 1].is_ascii_alphabetic()) {
-            i += 1;
+fn find_named(text: &[u8], words: &[Word], cued: &dyn Fn(usize) -> bool, matches: &mut Vec<Match>) {
+    let mut after = 0;
+    for w in words {
+        if w.start < after || !(3..=10).contains(&(w.end - w.start)) || !is_one_of(&text[w.start..w.end], MONTHS) {
             continue;
         }
-        let mut end = i;
-        while end < text.len() && text[end].is_ascii_alphabetic() {
-            end += 1;
-        }
-        if (3..=10).contains(&(end - i)) && is_one_of(&text[i..end], MONTHS) {
-            if let Some((start, stop, has_year)) = around_month(text, i, end) {
-                if has_year || cued(start) {
-                    matches.push(Match { start, end: stop, detector: Detector::Date });
-                    end = stop;
-                }
+        if let Some((start, stop, has_year)) = around_month(text, w.start, w.end) {
+            if has_year || cued(start) {
+                matches.push(Match { start, end: stop, detector: Detector::Date });
+                after = stop;
             }
         }
-        i = end;
     }
 }
 

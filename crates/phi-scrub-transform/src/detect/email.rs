@@ -16,7 +16,14 @@ pub(super) fn find(text: &[u8], has_at: bool, matches: &mut Vec<Match>) {
     if has_at {
         find_plain(text, matches);
     }
-    find_spelled(text, matches);
+    if may_be_spelled(text, has_at) {
+        find_spelled(text, matches);
+    }
+}
+
+/// Whether `text` has an `at` (any case) or an `@`: nothing can be spelled out without one.
+fn may_be_spelled(text: &[u8], has_at: bool) -> bool {
+    has_at || memchr::memchr2_iter(b't', b'T', text).any(|i| i > 0 && matches!(text[i - 1], b'a' | b'A'))
 }
 
 fn find_plain(text: &[u8], matches: &mut Vec<Match>) {

@@ -131,7 +131,7 @@ pub enum DetectAction {
 #[derive(Debug, Default)]
 pub struct Workspace {
     folded: FoldedText,
-    words: Vec<names::Word>,
+    words: Vec<words::Word>,
 }
 
 /// One match: a byte range of the searched text.
@@ -222,19 +222,28 @@ impl Detectors {
     }
 
     /// [`Self::find`] for text with nothing to fold.
-    fn find_plain(self, text: &[u8], cx: &Context, words: &mut Vec<names::Word>, matches: &mut Vec<Match>) {
+    fn find_plain(self, text: &[u8], cx: &Context, words: &mut Vec<words::Word>, matches: &mut Vec<Match>) {
         let triggers = Triggers::of(text);
+        // The text's words, split once for the detectors that read them.
+        let wants_words = (self.on(Detector::PersonName) && triggers.letters >= 4)
+            || (triggers.digits > 0 && self.on(Detector::Date))
+            || (triggers.digits >= 4 && self.on(Detector::RecordNumber));
+        if wants_words {
+            words::split_words(text, words);
+        } else {
+            words.clear();
+        }
         if self.on(Detector::Email) && (triggers.at || triggers.letters >= 6) {
             email::find(text, triggers.at, matches);
         }
         if triggers.digits >= 4 && self.enabled & DIGIT_DETECTORS != 0 {
             numbers::find(self, text, cx, matches);
             if self.on(Detector::RecordNumber) {
-                record::find(text, cx, matches);
+                record::find(text, words, cx, matches);
             }
         }
         if triggers.digits > 0 && self.on(Detector::Date) {
-            date::find(text, cx, matches);
+            date::find(text, words, cx, matches);
         }
         if triggers.digits > 0 && triggers.letters >= 4 && self.on(Detector::StreetAddress) {
             address::find(text, matches);
@@ -246,7 +255,7 @@ impl Detectors {
             network::find_url_queries(text, matches);
         }
         if self.on(Detector::PersonName) && triggers.letters >= 4 {
-            names::find(text, cx, words, matches);
+            names::find(text, words, cx, matches);
         }
     }
 }

@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use super::context::Context;
+use super::words::Word;
 use super::{Detector, Match};
 
 const GIVEN: &str = include_str!("../../data/census-1990-given-names.txt");
@@ -52,40 +53,12 @@ fn lists() -> &'static Lists {
     })
 }
 
-/// A word of the text: ASCII letters with inner apostrophes and hyphens between capitals
-/// (`O'Brien`); `sep` is what lies between it and the next word.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Word {
-    start: usize,
-    end: usize,
-}
-
-fn split_words(text: &[u8], out: &mut Vec<Word>) {
-    out.clear();
-    let mut i = 0;
-    while i < text.len() {
-        if !text[i].is_ascii_alphabetic() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < text.len()
-            && (text[i].is_ascii_alphabetic()
-                || (text[i] == b'\'' && text.get(i + 1).is_some_and(u8::is_ascii_alphabetic)))
-        {
-            i += 1;
-        }
-        let glued_digit =
-            text.get(i).is_some_and(u8::is_ascii_digit) || (start > 0 && text[start - 1].is_ascii_digit());
-        if !glued_digit {
-            out.push(Word { start, end: i });
-        }
-    }
-}
-
 /// The word lowercased into `buf`, apostrophes dropped (names are short; longer words are never
 /// names).
 fn lower<'b>(text: &[u8], w: Word, buf: &'b mut [u8; 24]) -> Option<&'b str> {
+    if w.glued_digit {
+        return None;
+    }
     // The lists write `O'Malley` as `omalley`.
     let mut n = 0;
     for &b in text[w.start..w.end].iter().filter(|&&b| b != b'\'') {
@@ -98,6 +71,9 @@ fn lower<'b>(text: &[u8], w: Word, buf: &'b mut [u8; 24]) -> Option<&'b str> {
 /// A capital and at least one more letter; two capitals (`MA`, `OK`) are an abbreviation.
 fn capitalised(text: &[u8], w: Word) -> bool {
     let word = &text[w.start..w.end];
+    if w.glued_digit {
+        return false;
+    }
     word[0].is_ascii_uppercase() && word.len() > 1 && !(word.len() == 2 && word[1].is_ascii_uppercase())
 }
 
@@ -255,14 +231,10 @@ enum Joint {
 }
 
 /// Appends the person names in `text`.
-pub(super) fn find(text: &[u8], cx: &Context, words: &mut Vec<Word>, matches: &mut Vec<Match>) {
+pub(super) fn find(text: &[u8], words: &[Word], cx: &Context, matches: &mut Vec<Match>) {
     // A name needs a capital, a slug separator or a space (`Jane Roe`, `jane-roe`, `jane roe`).
     let separated = memchr::memchr3(b' ', b'-', b'_', text).is_some() || memchr::memchr(b'.', text).is_some();
-    if !separated && !text.iter().any(u8::is_ascii_uppercase) {
-        return;
-    }
-    split_words(text, words);
-    if words.is_empty() {
+    if words.is_empty() || (!separated && !text.iter().any(u8::is_ascii_uppercase)) {
         return;
     }
     let cued_key = cx.cues(Detector::PersonName);

@@ -5,7 +5,7 @@
 //! number is left to the other detectors: on its own shape it could be anything.
 
 use super::context::Context;
-use super::words::is_one_of;
+use super::words::{is_one_of, Word};
 use super::{is_alnum, Detector, Match};
 
 const CUES: &[&str] = &[
@@ -17,32 +17,28 @@ const CUES: &[&str] = &[
 const CONNECTORS: &[&str] = &["no", "number", "num", "nbr", "nr", "id", "is", "numero", "de"];
 
 /// Appends the record numbers in `text`.
-pub(super) fn find(text: &[u8], cx: &Context, matches: &mut Vec<Match>) {
+pub(super) fn find(text: &[u8], words: &[Word], cx: &Context, matches: &mut Vec<Match>) {
     if cx.cues(Detector::RecordNumber) {
-        if let Some(end) = token_end(text, first_token(text)) {
-            matches.push(Match { start: first_token(text), end, detector: Detector::RecordNumber });
+        let start = first_token(text);
+        if let Some(end) = token_end(text, start) {
+            matches.push(Match { start, end, detector: Detector::RecordNumber });
         }
     }
-    let mut i = 0;
-    while i < text.len() {
-        if !text[i].is_ascii_alphabetic() || (i > 0 && text[i - 1].is_ascii_alphabetic()) {
-            i += 1;
+    let mut after = 0;
+    for w in words {
+        let word = &text[w.start..w.end];
+        if w.start < after || word.contains(&b'\'') {
             continue;
         }
-        let mut end = i;
-        while end < text.len() && text[end].is_ascii_alphabetic() {
-            end += 1;
+        let cue = is_one_of(word, CUES) || (is_one_of(word, &["patient", "pt"]) && connector_follows(text, w.end));
+        if !cue {
+            continue;
         }
-        let word = &text[i..end];
-        let cue = is_one_of(word, CUES) || (is_one_of(word, &["patient", "pt"]) && connector_follows(text, end));
-        if cue {
-            let at = after_connectors(text, end);
-            if let Some(stop) = token_end(text, at) {
-                matches.push(Match { start: at, end: stop, detector: Detector::RecordNumber });
-                end = stop;
-            }
+        let at = after_connectors(text, w.end);
+        if let Some(stop) = token_end(text, at) {
+            matches.push(Match { start: at, end: stop, detector: Detector::RecordNumber });
+            after = stop;
         }
-        i = end.max(i + 1);
     }
 }
 

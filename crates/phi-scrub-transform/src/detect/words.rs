@@ -1,5 +1,37 @@
-//! Words in searched text: the word before a match (a cue such as `born`, `near` or `order`),
-//! and case-insensitive lookups in word lists.
+//! Words in searched text: the text split once into runs of letters (for the detectors that
+//! look for cue words, month names and names), the word before a match (a cue such as `born`,
+//! `near` or `order`), and case-insensitive lookups in word lists.
+
+/// A run of ASCII letters (with inner apostrophes: `O'Brien`) in the searched text.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Word {
+    pub start: usize,
+    pub end: usize,
+    /// A digit touches it (`MRN00482913`, `Jane2`).
+    pub glued_digit: bool,
+}
+
+/// Splits `text` into its words, into `out`.
+pub(super) fn split_words(text: &[u8], out: &mut Vec<Word>) {
+    out.clear();
+    let mut i = 0;
+    while i < text.len() {
+        if !text[i].is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len()
+            && (text[i].is_ascii_alphabetic()
+                || (text[i] == b'\'' && text.get(i + 1).is_some_and(u8::is_ascii_alphabetic)))
+        {
+            i += 1;
+        }
+        let glued_digit =
+            text.get(i).is_some_and(u8::is_ascii_digit) || (start > 0 && text[start - 1].is_ascii_digit());
+        out.push(Word { start, end: i, glued_digit });
+    }
+}
 
 /// Whether `word` is one of `list` (ASCII case ignored; the lists are lowercase).
 pub(super) fn is_one_of(word: &[u8], list: &[&str]) -> bool {
