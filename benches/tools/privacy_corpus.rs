@@ -2,6 +2,8 @@
 //! table and the speed (events per second over repeated passes, one thread), for
 //! `benches/privacy/presidio.sh` to show beside Presidio's on the same corpus.
 
+// The scorer is shared with tests/privacy_corpus.rs, which reads the parts this tool does not.
+#[allow(dead_code)]
 #[path = "../support/corpus.rs"]
 mod corpus;
 
@@ -11,11 +13,16 @@ fn main() {
     let cases = corpus::load();
     let mut t = corpus::transform();
     let mut tally = corpus::Tally::default();
+    let mut missed = Vec::new();
     for case in &cases {
         let scored = corpus::score(&mut t, case);
         tally.add(case, scored.ok);
+        if !scored.ok {
+            missed.push(format!("{} ({})", case.id, case.kind));
+        }
     }
     println!("{}", tally.table());
+    println!("missed or changed: {}\n", missed.join(", "));
     let inputs: Vec<Vec<u8>> = cases.iter().map(|c| serde_json::to_vec(&c.event).expect("serialisable")).collect();
     let started = Instant::now();
     let mut events = 0usize;
