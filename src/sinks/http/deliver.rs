@@ -32,7 +32,7 @@ pub async fn past(mut deadline: watch::Receiver<bool>) {
 pub(super) fn headers(settings: &HttpSettings) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if settings.gzip {
+    if settings.gzip.is_some() {
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     if let Some((user, password)) = &settings.basic_auth {
