@@ -291,4 +291,16 @@ mod tests {
         assert_eq!(outcomes(r, "answers.[email]"), [("removed: identifier in key".to_owned(), 1)]);
         assert_eq!(outcomes(r, "answers.ok"), [("kept".to_owned(), 1)]);
     }
+
+    #[test]
+    fn keys_are_masked_even_for_detectors_the_config_does_not_run() {
+        // Found in review: the trail masked a key only when the configured detectors found
+        // something, so with `detect = ["email"]` a name used as a key stayed in the trail.
+        let mut a = auditor("detect = [\"email\"]");
+        a.read(&br#"{"answers":{"Jane Roe":1,"ok":1}}"#[..], |_| {}).unwrap();
+        let r = a.report();
+        assert!(r.fields.keys().all(|k| !k.contains("Roe")), "{:?}", r.fields.keys());
+        assert!(!render_table(r).contains("Roe"));
+        assert!(a.transform.audit_trail().unwrap().decisions.iter().all(|(p, _)| !p.contains("Roe")));
+    }
 }

@@ -143,6 +143,8 @@ impl PhiScrub {
     pub fn rewrite(&mut self, payload: &[u8]) -> Result<&[u8], DropReason> {
         self.out.clear();
         self.sets.clear();
+        // An event refused half-way leaves the keys it had entered; the next starts clean.
+        self.scratch.keys.clear();
         if let Some(audit) = &mut self.audit {
             audit.clear();
         }

@@ -83,6 +83,8 @@ struct MemoEntry {
 }
 
 const MEMO_SLOTS: usize = 512;
+/// Longest key kept in the memo (a key's words are read from its first 128 bytes anyway).
+const MAX_MEMO_KEY: usize = 128;
 
 impl Default for WordMemo {
     fn default() -> Self {
@@ -249,6 +251,13 @@ impl Policy {
     /// words that a rule names (`member id` in `insuranceMemberId`) leads to that rule's node,
     /// unless a word says the key describes the identifier rather than holds it.
     fn push_word_matches(&self, node: NodeId, key: &[u8], key_fingerprint: u64, sets: &mut Vec<NodeId>, start: usize) {
+        // Long keys are split each time: kept, hostile ones would pin memory in the slots.
+        if key.len() > MAX_MEMO_KEY {
+            for id in self.word_matches(&self.nodes[node as usize].word_keys, key) {
+                self.push_closure(id, sets, start);
+            }
+            return;
+        }
         let slot = (key_fingerprint as usize ^ node as usize) % MEMO_SLOTS;
         let mut memo = self.word_memo.borrow_mut();
         let hit = memo.slots[slot]

@@ -52,8 +52,8 @@ const fn exact(at: &'static str, key: &'static str, action: Action, covers: &'st
 /// them (`emailVerified`, `phoneType`, `ageRange`, `hasEmail`, `noteCount`) is matched by its
 /// whole key only. The exact rules still apply (`email` is dropped; so is `phone_last4`).
 pub(crate) const DESCRIBING_WORDS: &[&str] = &[
-    "count", "type", "status", "verified", "valid", "enabled", "opt", "consent", "format", "has", "is", "group",
-    "range", "version", "length", "provided",
+    "count", "type", "status", "verified", "valid", "enabled", "opt", "consent", "format", "has", "is", "range",
+    "version", "length", "provided",
 ];
 
 const ENVELOPE: &str = "Segment envelope, no identifier";

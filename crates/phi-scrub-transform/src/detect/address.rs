@@ -65,7 +65,8 @@ fn next_word(text: &[u8], mut at: usize) -> usize {
 }
 
 fn street_from(text: &[u8], start: usize) -> Option<usize> {
-    let number_end = word_end(text, start)?;
+    // A house number: up to six digits and a letter (`12B`), looked at no further.
+    let number_end = start + text[start..].iter().take(8).take_while(|b| b.is_ascii_alphanumeric()).count();
     let number = &text[start..number_end];
     let digits = number.iter().take_while(|b| b.is_ascii_digit()).count();
     if !(1..=6).contains(&digits) || number.len() > digits + 1 || text.get(number_end) != Some(&b' ') {

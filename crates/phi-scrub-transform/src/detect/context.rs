@@ -54,6 +54,18 @@ pub(super) const ID_WORDS: &[&str] = &[
     "size", "ticket", "invoice", "transaction", "tracking",
 ];
 
+/// Whether the word just before `start` names an id and the one before that does not name `d`
+/// (`order 123456789` is an order, `phone number 4155550123` a phone).
+fn id_word_before(text: &[u8], start: usize, d: Detector) -> bool {
+    let mut before = words::words_before(text, start);
+    let Some(first) = before.next() else { return false };
+    if !is_one_of(first, ID_WORDS) {
+        return false;
+    }
+    let names_d = |w: &[u8]| word_flags(&w.to_ascii_lowercase()).0 & d.bit() != 0;
+    !(names_d(first) || before.next().is_some_and(names_d))
+}
+
 /// Words before a dotted number that make it a version rather than an IPv4 address.
 pub(super) const VERSION_WORDS: &[&str] = &["version", "ver", "build", "release", "sdk"];
 
@@ -104,14 +116,13 @@ impl Context {
         self.cued & d.bit() != 0
     }
 
-    /// Whether a bare run of digits (no separators) at `start..end` may be read as `d`: not
-    /// when it is the whole value under a key that names an id (`"appointment_id":
-    /// "123456789"`), nor right after a word that does (`order 123456789`), unless the key names
-    /// `d` itself. Inside free text under an id key it still counts: an id is not prose.
-    pub(super) fn bare_digits_may_be(&self, d: Detector, text: &[u8], start: usize, end: usize) -> bool {
-        let alnum = |b: &u8| b.is_ascii_alphanumeric();
-        let whole = !text[..start].iter().any(alnum) && !text[end..].iter().any(alnum);
-        self.cues(d) || !((self.id_like && whole) || words::cue_before(text, start, 1, ID_WORDS))
+    /// Whether a bare run of digits (no separators) at `start` may be read as `d`: not when it
+    /// is the `whole` value under a key that names an id (`"appointment_id": "123456789"`), nor
+    /// right after a word that does (`order 123456789`), unless the key names `d` itself or the
+    /// word before the id word does (`phone number 4155550123`, `SSN no 123456789`). Inside
+    /// free text under an id key it still counts: an id is not prose.
+    pub(super) fn bare_digits_may_be(&self, d: Detector, text: &[u8], start: usize, whole: bool) -> bool {
+        self.cues(d) || !((self.id_like && whole) || id_word_before(text, start, d))
     }
 
     /// Whether a dotted number at `start` may be an IPv4 address rather than a version.
@@ -151,6 +162,8 @@ struct Cached {
 }
 
 const CACHE_SLOTS: usize = 256;
+/// Longest key kept in the cache (a key's words are read from its first 128 bytes anyway).
+const MAX_CACHED_KEY: usize = 128;
 
 impl Default for ContextCache {
     fn default() -> Self {
@@ -161,6 +174,10 @@ impl Default for ContextCache {
 impl ContextCache {
     /// The context of a value under `key`.
     pub fn get(&mut self, key: &[u8]) -> Context {
+        // Long keys are read each time: kept, hostile ones would pin memory in the slots.
+        if key.len() > MAX_CACHED_KEY {
+            return Context::of_key(key);
+        }
         let fingerprint = phi_scrub_json::fingerprint(key);
         let slot = &mut self.slots[fingerprint as usize % CACHE_SLOTS];
         match slot {

@@ -50,6 +50,7 @@ impl NumberRun {
 
 /// Appends the numbers in `text` that the enabled detectors recognise.
 pub(super) fn find(on: Detectors, text: &[u8], cx: &Context, matches: &mut Vec<Match>) {
+    let bounds = Bounds::of(text, cx);
     let mut i = 0;
     while i < text.len() {
         if !text[i].is_ascii_digit() || (i > 0 && text[i - 1] == b'.' && preceded_by_digit(text, i - 1)) {
@@ -69,7 +70,7 @@ pub(super) fn find(on: Detectors, text: &[u8], cx: &Context, matches: &mut Vec<M
         if run.end < text.len() && is_alnum(text[run.end]) && !extension && !glued_left {
             continue;
         }
-        let found = if glued_left { phone_only(on, &run) } else { classify(on, &run, text, cx) };
+        let found = if glued_left { phone_only(on, &run) } else { classify(on, &run, text, cx, &bounds) };
         if let Some(detector) = found {
             matches.push(Match { start: run.start, end: run.end, detector });
         }
@@ -138,13 +139,36 @@ fn read_run(text: &[u8], from: usize) -> NumberRun {
     }
 }
 
-fn classify(on: Detectors, run: &NumberRun, text: &[u8], cx: &Context) -> Option<Detector> {
+/// What is read of the whole text once, not per number (which would be quadratic): where its
+/// letters and digits start and end, and whether it is nothing but digits in a typed search.
+struct Bounds {
+    first_alnum: usize,
+    last_alnum: usize,
+    typed_digits: bool,
+}
+
+impl Bounds {
+    fn of(text: &[u8], cx: &Context) -> Self {
+        let first_alnum = text.iter().position(u8::is_ascii_alphanumeric).unwrap_or(text.len());
+        let last_alnum = text.iter().rposition(u8::is_ascii_alphanumeric).unwrap_or(0);
+        let typed_digits = cx.typed() && text.iter().all(|b| b.is_ascii_digit() || b.is_ascii_whitespace());
+        Self { first_alnum, last_alnum, typed_digits }
+    }
+
+    /// Whether the run `start..end` is all the letters and digits of the text.
+    fn whole(&self, start: usize, end: usize) -> bool {
+        self.first_alnum >= start && self.last_alnum < end
+    }
+}
+
+fn classify(on: Detectors, run: &NumberRun, text: &[u8], cx: &Context, bounds: &Bounds) -> Option<Detector> {
     let n = run.digit_count;
     let digits = run.digits();
     let groups = run.group_lens();
     let seps = run.separators();
     let bare = groups.len() == 1 && !run.plus;
-    let bare_ok = |d: Detector| !bare || cx.bare_digits_may_be(d, text, run.start, run.end);
+    let whole = bounds.whole(run.start, run.end);
+    let bare_ok = |d: Detector| !bare || cx.bare_digits_may_be(d, text, run.start, whole);
     let dotted = !seps.is_empty() && seps.iter().all(|&s| s == b'.');
     if on.on(Detector::Ip) && dotted && groups.len() == 4 && !run.plus && is_ipv4(run) {
         return cx.may_be_ip(text, run.start).then_some(Detector::Ip);
@@ -168,7 +192,7 @@ fn classify(on: Detectors, run: &NumberRun, text: &[u8], cx: &Context) -> Option
             return Some(Detector::Ssn);
         }
     }
-    if on.on(Detector::Zip) && is_zip(run, text, cx) {
+    if on.on(Detector::Zip) && is_zip(run, text, cx, bounds) {
         return Some(Detector::Zip);
     }
     if on.on(Detector::Phone) && is_phone(run) && bare_ok(Detector::Phone) {
@@ -179,7 +203,7 @@ fn classify(on: Detectors, run: &NumberRun, text: &[u8], cx: &Context) -> Option
 
 /// ZIP+4 (`94112-1234`) anywhere; five digits where the context says a place: a cue word or a
 /// state just before, a key naming a place, an event name, or the whole of a typed search.
-fn is_zip(run: &NumberRun, text: &[u8], cx: &Context) -> bool {
+fn is_zip(run: &NumberRun, text: &[u8], cx: &Context, bounds: &Bounds) -> bool {
     let groups = run.group_lens();
     if groups == [5, 4] && run.separators() == [b'-'] && !run.plus {
         return true;
@@ -187,13 +211,12 @@ fn is_zip(run: &NumberRun, text: &[u8], cx: &Context) -> bool {
     if groups != [5] || run.plus || run.start != run.end - 5 {
         return false;
     }
-    let whole = text.iter().all(|b| b.is_ascii_digit() || b.is_ascii_whitespace());
     let state_before = words_before(text, run.start).next().is_some_and(|w| {
         w.len() == 2 && w.iter().all(u8::is_ascii_uppercase) && STATES.iter().any(|s| s.as_bytes() == w)
     });
     cx.cues(Detector::Zip)
         || cx.is_event_name()
-        || (cx.typed() && whole)
+        || bounds.typed_digits
         || state_before
         || cue_before(text, run.start, 2, ZIP_CUES)
 }
@@ -201,8 +224,11 @@ fn is_zip(run: &NumberRun, text: &[u8], cx: &Context) -> bool {
 fn is_ipv4(run: &NumberRun) -> bool {
     let mut digits = run.digits().iter();
     run.group_lens().iter().all(|&len| {
-        let octet: u32 = digits.by_ref().take(len as usize).fold(0, |v, d| v * 10 + u32::from(d - b'0'));
-        (1..=3).contains(&len) && octet <= 255
+        // The length first: a long group would overflow the octet.
+        (1..=3).contains(&len) && {
+            let octet: u32 = digits.by_ref().take(len as usize).fold(0, |v, d| v * 10 + u32::from(d - b'0'));
+            octet <= 255
+        }
     })
 }
 

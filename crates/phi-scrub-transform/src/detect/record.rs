@@ -77,8 +77,12 @@ fn after_connectors(text: &[u8], mut at: usize) -> usize {
 /// with at least four digits (five when it is all digits, so that a year is not one).
 fn token_end(text: &[u8], at: usize) -> Option<usize> {
     let mut end = at;
-    while end < text.len() && (is_alnum(text[end]) || (text[end] == b'-' && end > at)) {
+    // Looked at no further than one byte past the longest token taken.
+    while end < text.len() && end - at <= 24 && (is_alnum(text[end]) || (text[end] == b'-' && end > at)) {
         end += 1;
+    }
+    if end - at > 24 {
+        return None;
     }
     while end > at && text[end - 1] == b'-' {
         end -= 1;

@@ -140,8 +140,19 @@ fn crafted_inputs_stay_linear() {
     // their end from every group.
     let queries = "?)".repeat(16_000);
     let colons = "1:".repeat(16_000);
+    // Found in review of the new detectors: ZIP, bare-digit, house-number and record-token
+    // scans that went back over the whole text for every candidate.
+    let crafted = [
+        "12345\n".repeat(20_000),
+        format!("{}{}", ",".repeat(50_000), "123456789,".repeat(10_000)),
+        format!("{} abcd", "1'".repeat(30_000)),
+        format!("{}12345", "mrn-".repeat(25_000)),
+    ];
     let started = std::time::Instant::now();
     let mut m = Vec::new();
+    for text in &crafted {
+        Detectors::new(&Detector::ALL).find(text.as_bytes(), &Context::of_key(b"q"), &mut Workspace::default(), &mut m);
+    }
     Detectors::new(&Detector::ALL).find(queries.as_bytes(), &Context::default(), &mut Workspace::default(), &mut m);
     Detectors::new(&Detector::ALL).find(colons.as_bytes(), &Context::default(), &mut Workspace::default(), &mut m);
     // A complexity guard, not a speed claim: linear takes milliseconds even unoptimised; the
@@ -182,6 +193,21 @@ fn numbers_take_their_key_as_context() {
     assert_eq!(under("search_term", "94112"), vec![("94112".into(), "zip")]);
     assert_eq!(under("near", "94112"), vec![("94112".into(), "zip")]);
     assert_eq!(under("results_count", "94112"), vec![]);
+}
+
+#[test]
+fn an_id_word_after_the_identifiers_own_word_does_not_hide_it() {
+    // Found in review: `number` and `no` are id words, but not after `phone` or `SSN`.
+    one("phone number: 4155550123", "4155550123", "phone");
+    one("Phone No. 4155550123", "4155550123", "phone");
+    one("card number 4111111111111111", "4111111111111111", "credit_card");
+    one("SSN no 123456789", "123456789", "ssn");
+}
+
+#[test]
+fn a_long_dotted_group_is_no_address_and_no_panic() {
+    // Found in review: the octet was computed before its length was checked (overflow).
+    assert_eq!(found("9999999999.1.1.1"), vec![]);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! matched where, as typed outcomes. Only filled when auditing (`phi-scrub audit`); the hot
 //! path never builds paths.
 
-use crate::detect::{Detector, Match};
+use crate::detect::{Detector, Detectors, Match, Workspace};
 use crate::generalise::Generaliser;
 use crate::policy::Action;
 
@@ -114,10 +114,6 @@ impl AuditTrail {
         self.hits.clear();
     }
 
-    fn push(&mut self, key: &[u8]) {
-        self.stack.push(String::from_utf8_lossy(key).into_owned());
-    }
-
     fn pop(&mut self) {
         self.stack.pop();
     }
@@ -136,11 +132,26 @@ impl AuditTrail {
     }
 }
 
+/// A key as the audit trail records it: `[NAME]` in place of a key that holds an identifier
+/// (`{"ann@x.org": true}` is at `answers.[email]`), found by every detector whatever the config
+/// runs, so the trail never holds one and the report (which masks the same way) finds it.
+fn shown_key(key: &[u8], space: &mut Workspace) -> String {
+    let mut matches = Vec::new();
+    Detectors::new(&Detector::ALL).find_in_key(key, space, &mut matches);
+    match matches.first() {
+        Some(m) => format!("[{}]", m.detector.name()),
+        None => String::from_utf8_lossy(key).into_owned(),
+    }
+}
+
 impl Walker<'_> {
     /// Enters the field `key`: the audit's path, and the key the detectors read as context.
     pub(crate) fn enter_field(&mut self, key: &[u8]) {
-        if let Some(audit) = self.audit.as_deref_mut() {
-            audit.push(key);
+        if self.audit.is_some() {
+            let shown = shown_key(key, &mut self.scratch.detect);
+            if let Some(audit) = self.audit.as_deref_mut() {
+                audit.stack.push(shown);
+            }
         }
         if self.detecting() {
             self.scratch.keys.push(key);
@@ -157,16 +168,6 @@ impl Walker<'_> {
         }
     }
 
-    /// Auditing: the current field's key holds an identifier found by `detector`, so the path
-    /// shows `[NAME]` in its place from now on (`answers.[email]`).
-    pub(super) fn audit_hide_key(&mut self, detector: Detector) {
-        if let Some(audit) = self.audit.as_deref_mut() {
-            if let Some(top) = audit.stack.last_mut() {
-                *top = format!("[{}]", detector.name());
-            }
-        }
-    }
-
     /// Auditing: what happened to the current field.
     pub(crate) fn audit_record(&mut self, outcome: Outcome) {
         if let Some(audit) = self.audit.as_deref_mut() {
@@ -179,7 +180,7 @@ impl Walker<'_> {
     pub(super) fn audit_hits(&mut self, found: bool, key: Option<&[u8]>) {
         let (true, Some(audit)) = (found, self.audit.as_deref_mut()) else { return };
         if let Some(key) = key {
-            audit.push(key);
+            audit.stack.push(String::from_utf8_lossy(key).into_owned());
         }
         audit.record_hits(&self.scratch.matches);
         if key.is_some() {

@@ -67,8 +67,9 @@ impl Walker<'_> {
         for m in &self.scratch.matches {
             self.counts.add_detected(m.detector);
         }
-        let Some(first) = self.scratch.matches.first() else { return false };
-        self.audit_hide_key(first.detector);
+        if self.scratch.matches.is_empty() {
+            return false;
+        }
         self.audit_hits(true, None);
         true
     }

@@ -82,12 +82,17 @@ impl KeyStack {
         self.ends.push(self.bytes.len());
     }
 
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
     pub(crate) fn pop(&mut self) {
         self.ends.pop();
         self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
     }
 
-    /// The innermost key (empty at the top level and in a lone value).
+    /// The innermost key (empty at the top level; a `properties_from` value has its source's).
     pub(crate) fn innermost(&self) -> &[u8] {
         let n = self.ends.len();
         let start = if n >= 2 { self.ends[n - 2] } else { 0 };
