@@ -22,6 +22,7 @@ pub mod config;
 pub mod fanout;
 pub mod gzip;
 pub mod metrics;
+pub mod nats;
 pub mod shutdown;
 pub mod sinks;
 pub mod sources;

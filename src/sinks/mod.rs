@@ -5,6 +5,7 @@ pub mod console;
 pub mod dead_letter;
 pub mod file;
 pub mod http;
+pub mod nats;
 
 pub use console::ConsoleConfig;
 pub use file::FileSinkConfig;
@@ -13,7 +14,7 @@ pub use http::HttpSinkConfig;
 use crate::component::SinkPlugin;
 
 /// Every sink type this build knows.
-pub const SINKS: &[SinkPlugin] = &[console::PLUGIN, file::PLUGIN, http::PLUGIN];
+pub const SINKS: &[SinkPlugin] = &[console::PLUGIN, file::PLUGIN, http::PLUGIN, nats::PLUGIN];
 
 /// Looks a sink type up by its `type` string.
 pub fn find_sink(type_name: &str) -> Option<&'static SinkPlugin> {

@@ -1,0 +1,178 @@
+//! The `nats` sink against a real nats-server with JetStream (`nats-server -js -sd DIR` on a free
+//! loopback port): the ingest tier (`http_server` → `phi_scrub` → `nats`) as a real process, the
+//! stream read back with the NATS client. Fails, not skips, when nats-server is missing
+//! (`.ci/run` installs it).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+#[path = "support/procs.rs"]
+mod procs;
+use procs::{free_port, recent_timestamp, temp_dir, wait_listening, Phi};
+
+/// A nats-server with JetStream, killed when dropped.
+struct NatsServer {
+    child: Child,
+    url: String,
+}
+
+impl NatsServer {
+    fn start(store: &Path) -> Self {
+        let port = free_port();
+        // apt-get puts it in /usr/sbin, which a non-root PATH may lack.
+        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or("nats-server");
+        let child = Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server must be installed (.ci/run installs it with apt-get)");
+        wait_listening(port);
+        Self { child, url: format!("nats://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn track(i: usize) -> Value {
+    json!({"type": "track", "event": "Provider Searched", "userId": format!("user-{i}"), "messageId": format!("m-{i}"),
+           "timestamp": recent_timestamp(), "properties": {"specialty": "cardiology", "email": "pat@example.com"}})
+}
+
+fn ingest_config(
+    dir: &Path,
+    port: u16,
+    nats: &NatsServer,
+    acknowledgements: bool,
+    stream_limits: &str,
+) -> std::path::PathBuf {
+    let text = format!(
+        r#"[sources.web]
+type = "http_server"
+address = "127.0.0.1:{port}"
+acknowledgements = {acknowledgements}
+
+[transforms.phi]
+type = "phi_scrub"
+inputs = ["web"]
+key = "nats-test-key-0123456789abcdef"
+allow = ["properties.specialty"]
+[transforms.phi.mixpanel]
+token = "test-token"
+
+[sinks.stream]
+type = "nats"
+inputs = ["phi"]
+url = "{url}"
+subject = "phi.mixpanel"
+jetstream.enabled = true
+jetstream.stream = "PHI_MIXPANEL"
+{stream_limits}
+request.retry_initial_backoff_secs = 0.05
+request.retry_max_backoff_secs = 0.2
+"#,
+        url = nats.url
+    );
+    let path = dir.join("ingest.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn stream_messages(js: &async_nats::jetstream::Context) -> u64 {
+    match js.get_stream("PHI_MIXPANEL").await {
+        Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+async fn wait_for_messages(js: &async_nats::jetstream::Context, want: u64, within: Duration) -> u64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let n = stream_messages(js).await;
+        if n >= want || Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_publishes_each_event_once_with_its_insert_id() {
+    let dir = temp_dir("nats-ingest");
+    let nats = NatsServer::start(&dir.join("store"));
+    let port = free_port();
+    let _phi = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    let client = reqwest::Client::new();
+    for b in 0..3 {
+        let batch: Vec<Value> = (b * 100..(b + 1) * 100).map(track).collect();
+        let r = client.post(format!("http://127.0.0.1:{port}/v1/batch")).json(&json!({"batch": batch})).send().await;
+        assert_eq!(r.unwrap().status(), 200, "with acknowledgements, 200 means the stream has it");
+    }
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    // Acknowledged: the answer came after the stream's acks, so no waiting is needed.
+    assert_eq!(stream_messages(&js).await, 300);
+    let stream = js.get_stream("PHI_MIXPANEL").await.unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for seq in 1..=300 {
+        let m = stream.get_raw_message(seq).await.unwrap();
+        let payload: Value = serde_json::from_slice(&m.payload).unwrap();
+        let insert_id = payload["properties"]["$insert_id"].as_str().unwrap().to_owned();
+        let msg_id = m.headers.get(async_nats::header::NATS_MESSAGE_ID).map(|v| v.as_str().to_owned());
+        assert_eq!(msg_id, Some(insert_id.clone()), "Nats-Msg-Id is the $insert_id");
+        assert!(!String::from_utf8_lossy(&m.payload).contains("pat@example.com"), "scrubbed before the broker");
+        assert!(ids.insert(insert_id), "each event once");
+    }
+    // A sender retrying a batch (its answer lost): the stream de-duplicates by `Nats-Msg-Id`.
+    let again: Vec<Value> = (0..100).map(track).collect();
+    let r = client.post(format!("http://127.0.0.1:{port}/v1/batch")).json(&json!({"batch": again})).send().await;
+    assert_eq!(r.unwrap().status(), 200);
+    assert_eq!(stream_messages(&js).await, 300, "a retried batch is not stored twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_stream_is_back_pressure_and_drains_when_space_frees() {
+    let dir = temp_dir("nats-full");
+    let nats = NatsServer::start(&dir.join("store"));
+    let port = free_port();
+    let config = ingest_config(&dir, port, &nats, false, "jetstream.max_bytes = 20000");
+    let _phi = Phi::serve(&config, port);
+    let client = reqwest::Client::new();
+    let (mut accepted, mut refused) = (0usize, None);
+    for i in 0..5000 {
+        let r = client.post(format!("http://127.0.0.1:{port}/v1/track")).json(&track(i)).send().await.unwrap();
+        match r.status().as_u16() {
+            200 => accepted += 1,
+            503 => {
+                refused = Some(r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()));
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(refused.is_some_and(|r| r.is_some()), "a full stream never reached the sender ({accepted} accepted)");
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    let stored = stream_messages(&js).await;
+    assert!(stored < accepted as u64, "the rest waits in the pipeline: {stored} stored of {accepted}");
+    // Space frees (the operator raises the limit): everything accepted reaches the stream, none
+    // was dropped and none of the older messages was deleted to make room.
+    let mut stream = js.get_stream("PHI_MIXPANEL").await.unwrap();
+    let mut cfg = stream.info().await.unwrap().config.clone();
+    cfg.max_bytes = -1;
+    js.update_stream(cfg).await.unwrap();
+    let n = wait_for_messages(&js, accepted as u64, Duration::from_secs(30)).await;
+    assert_eq!(n, accepted as u64);
+    let first = js.get_stream("PHI_MIXPANEL").await.unwrap().info().await.unwrap().state.first_sequence;
+    assert_eq!(first, 1, "discard = new: the oldest messages are kept");
+}
