@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{free_port, recent_timestamp, temp_dir, wait_listening, Phi};
+use procs::{free_port, mixpanel_import_sink, recent_timestamp, temp_dir, wait_listening, Emulator, Phi};
 
 /// A nats-server with JetStream, killed when dropped.
 struct NatsServer {
@@ -175,4 +175,132 @@ async fn a_full_stream_is_back_pressure_and_drains_when_space_frees() {
     assert_eq!(n, accepted as u64);
     let first = js.get_stream("PHI_MIXPANEL").await.unwrap().info().await.unwrap().state.first_sequence;
     assert_eq!(first, 1, "discard = new: the oldest messages are kept");
+}
+
+/// A delivery-tier config: the stream's durable consumer → `http` (`mixpanel_import`) → the
+/// emulator, with metrics on `metrics_port` so a test can tell it is up.
+fn delivery_config(
+    dir: &Path,
+    name: &str,
+    nats: &NatsServer,
+    emulator: &Emulator,
+    metrics_port: u16,
+    extra: &str,
+) -> std::path::PathBuf {
+    let dead = dir.join(format!("dead-{name}.ndjson"));
+    let sink = mixpanel_import_sink(
+        "stream",
+        &emulator.address,
+        "svc-secret",
+        &dead.display().to_string(),
+        &format!(
+            "batch.timeout_secs = 0.05\nrequest.retry_initial_backoff_secs = 0.05\nrequest.retry_max_backoff_secs = 0.2\n{extra}"
+        ),
+    );
+    let text = format!(
+        r#"[metrics]
+address = "127.0.0.1:{metrics_port}"
+
+[sources.stream]
+type = "nats"
+url = "{url}"
+subject = "phi.mixpanel"
+jetstream.stream = "PHI_MIXPANEL"
+jetstream.consumer = "mixpanel-delivery"
+jetstream.batch = 50
+jetstream.ack_wait_secs = 2
+{sink}"#,
+        url = nats.url
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Posts `n` events in batches of 100 to the ingest tier; every one must be answered 200.
+async fn ingest(port: u16, from: usize, n: usize) {
+    let client = reqwest::Client::new();
+    for b in (from..from + n).step_by(100) {
+        let batch: Vec<Value> = (b..(b + 100).min(from + n)).map(track).collect();
+        let r = client.post(format!("http://127.0.0.1:{port}/v1/batch")).json(&json!({"batch": batch})).send().await;
+        assert_eq!(r.unwrap().status(), 200);
+    }
+}
+
+fn accepted_unique(emulator: &Emulator) -> u64 {
+    emulator.stats()["accepted_unique"].as_u64().unwrap()
+}
+
+fn wait_accepted(emulator: &Emulator, want: u64, within: Duration) -> u64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let n = accepted_unique(emulator);
+        if n >= want || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_and_delivery_tiers_deliver_everything_once() {
+    let dir = temp_dir("nats-tiers");
+    let nats = NatsServer::start(&dir.join("store"));
+    let emulator = Emulator::start(&[]);
+    let port = free_port();
+    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    ingest(port, 0, 1000).await;
+    let metrics = free_port();
+    let _delivery = Phi::serve(&delivery_config(&dir, "delivery", &nats, &emulator, metrics, ""), metrics);
+    assert_eq!(wait_accepted(&emulator, 1000, Duration::from_secs(30)), 1000);
+    // Acked as delivered: nothing is left for the consumer.
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    let mut stream = js.get_stream("PHI_MIXPANEL").await.unwrap();
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer("mixpanel-delivery").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = consumer.info().await.unwrap();
+        if info.num_ack_pending == 0 && info.num_pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still pending: {info:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stream.info().await.unwrap();
+    let events = emulator.get("/_emulator/events");
+    assert!(!events.contains("pat@example.com"), "PHI reached Mixpanel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_delivery_instance_loses_nothing() {
+    let dir = temp_dir("nats-kill");
+    let nats = NatsServer::start(&dir.join("store"));
+    // A slow Mixpanel (300 ms a request, 50 events each, one request at a time per instance),
+    // so the killed instance holds messages in flight.
+    let emulator = Emulator::start(&["--rate-slow", "1.0", "--slow-ms", "300"]);
+    let slow = "batch.max_events = 50\nrequest.concurrency = 1\n";
+    let port = free_port();
+    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    ingest(port, 0, 2000).await;
+    let (m1, m2) = (free_port(), free_port());
+    let mut first = Phi::serve(&delivery_config(&dir, "one", &nats, &emulator, m1, slow), m1);
+    let _second = Phi::serve(&delivery_config(&dir, "two", &nats, &emulator, m2, slow), m2);
+    // Kill one while both are working.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while accepted_unique(&emulator) < 300 {
+        assert!(Instant::now() < deadline, "nothing delivered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.0.kill().unwrap();
+    let _ = first.0.wait();
+    let done = accepted_unique(&emulator);
+    assert!(done < 2000, "the kill came too late to test anything ({done} delivered)");
+    // The survivor gets the dead instance's unacked messages after `ack_wait_secs`.
+    assert_eq!(wait_accepted(&emulator, 2000, Duration::from_secs(60)), 2000);
+    let dead: usize = ["one", "two"]
+        .iter()
+        .map(|n| std::fs::read_to_string(dir.join(format!("dead-{n}.ndjson"))).map_or(0, |t| t.lines().count()))
+        .sum();
+    assert_eq!(dead, 0);
 }

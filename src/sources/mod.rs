@@ -6,6 +6,7 @@
 mod framing;
 mod http_body;
 pub mod http_server;
+pub mod nats;
 pub mod segment;
 pub mod stdin;
 
@@ -15,7 +16,7 @@ pub use stdin::StdinConfig;
 use crate::component::SourcePlugin;
 
 /// Every source type this build knows.
-pub const SOURCES: &[SourcePlugin] = &[stdin::PLUGIN, http_server::PLUGIN];
+pub const SOURCES: &[SourcePlugin] = &[stdin::PLUGIN, http_server::PLUGIN, nats::PLUGIN];
 
 /// Looks a source type up by its `type` string.
 pub fn find_source(type_name: &str) -> Option<&'static SourcePlugin> {
