@@ -17,11 +17,25 @@ use procs::{free_port, mixpanel_import_sink, recent_timestamp, temp_dir, wait_li
 struct NatsServer {
     child: Child,
     url: String,
+    port: u16,
+    store: std::path::PathBuf,
 }
 
 impl NatsServer {
     fn start(store: &Path) -> Self {
-        let port = free_port();
+        Self::start_on(store, free_port())
+    }
+
+    /// Kills the server and starts it again on the same port and store directory.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut again = Self::start_on(&self.store.clone(), self.port);
+        // The old child is reaped; the new one is ours (and `again` drops an already-reaped one).
+        std::mem::swap(&mut self.child, &mut again.child);
+    }
+
+    fn start_on(store: &Path, port: u16) -> Self {
         // apt-get puts it in /usr/sbin, which a non-root PATH may lack.
         let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
             .into_iter()
@@ -35,7 +49,7 @@ impl NatsServer {
             .spawn()
             .expect("nats-server must be installed (.ci/run installs it with apt-get)");
         wait_listening(port);
-        Self { child, url: format!("nats://127.0.0.1:{port}") }
+        Self { child, url: format!("nats://127.0.0.1:{port}"), port, store: store.to_owned() }
     }
 }
 
@@ -303,4 +317,28 @@ async fn a_killed_delivery_instance_loses_nothing() {
         .map(|n| std::fs::read_to_string(dir.join(format!("dead-{n}.ndjson"))).map_or(0, |t| t.lines().count()))
         .sum();
     assert_eq!(dead, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_nats_server_loses_nothing() {
+    let dir = temp_dir("nats-restart");
+    let mut nats = NatsServer::start(&dir.join("store"));
+    let emulator = Emulator::start(&["--rate-slow", "1.0", "--slow-ms", "100"]);
+    let port = free_port();
+    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    ingest(port, 0, 1000).await;
+    let metrics = free_port();
+    let slow = "batch.max_events = 50\nrequest.concurrency = 1\n";
+    let _delivery = Phi::serve(&delivery_config(&dir, "delivery", &nats, &emulator, metrics, slow), metrics);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while accepted_unique(&emulator) < 200 {
+        assert!(Instant::now() < deadline, "nothing delivered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The server goes away in the middle of the load; senders keep sending meanwhile (their
+    // acknowledged requests wait for the stream, which comes back on the same store).
+    let senders = tokio::spawn(ingest(port, 1000, 500));
+    nats.restart();
+    senders.await.unwrap();
+    assert_eq!(wait_accepted(&emulator, 1500, Duration::from_secs(60)), 1500);
 }
