@@ -53,10 +53,19 @@ type ComponentKey = (&'static str, String);
 type Series = (&'static str, &'static str, fn(&Metrics) -> u64);
 
 /// Live counters of every component, shared with the metrics endpoint. A disabled registry
-/// makes publishing free.
+/// makes publishing free. Also what `/ready` reads: whether every component has started, and
+/// the sinks stuck past their retry budget.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     inner: Option<Arc<Mutex<BTreeMap<ComponentKey, Metrics>>>>,
+    health: Arc<Mutex<Health>>,
+}
+
+/// Readiness: set by the topology once every component runs, and by sinks when stuck.
+#[derive(Debug, Default)]
+struct Health {
+    started: bool,
+    stuck: std::collections::BTreeSet<String>,
 }
 
 /// One component's handle on the registry.
@@ -70,7 +79,28 @@ pub struct Publisher {
 impl Registry {
     /// A registry that keeps what is published.
     pub fn enabled() -> Self {
-        Self { inner: Some(Arc::default()) }
+        Self { inner: Some(Arc::default()), health: Arc::default() }
+    }
+
+    /// Every component has been started.
+    pub fn mark_started(&self) {
+        if let Ok(mut h) = self.health.lock() {
+            h.started = true;
+        }
+    }
+
+    /// Why the pipeline is not ready (`None` when it is): not started yet, or the sinks stuck
+    /// past their retry budget, by name.
+    pub fn not_ready(&self) -> Option<String> {
+        let h = self.health.lock().ok()?;
+        if !h.started {
+            return Some("starting".into());
+        }
+        if h.stuck.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = h.stuck.iter().map(String::as_str).collect();
+        Some(format!("stuck past the retry budget: {}", names.join(", ")))
     }
 
     /// The handle a component publishes through.
@@ -127,6 +157,17 @@ impl Publisher {
     /// Whether anything is kept (lets callers skip building a snapshot).
     pub fn enabled(&self) -> bool {
         self.registry.inner.is_some()
+    }
+
+    /// Marks the component stuck past its retry budget (or no longer).
+    pub fn set_stuck(&self, stuck: bool) {
+        if let Ok(mut h) = self.registry.health.lock() {
+            if stuck {
+                h.stuck.insert(self.name.clone());
+            } else {
+                h.stuck.remove(&self.name);
+            }
+        }
     }
 
     /// Replaces the component's published counters with `metrics`.

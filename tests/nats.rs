@@ -161,7 +161,20 @@ async fn a_full_stream_is_back_pressure_and_drains_when_space_frees() {
     let nats = NatsServer::start(&dir.join("store"));
     let port = free_port();
     let config = ingest_config(&dir, port, &nats, false, "jetstream.max_bytes = 20000");
+    let metrics = free_port();
+    let probes = format!("request.retry_max_duration_secs = 0.3\n\n[metrics]\naddress = \"127.0.0.1:{metrics}\"\n");
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap() + &probes).unwrap();
     let _phi = Phi::serve(&config, port);
+    wait_listening(metrics);
+    let probe = |path: &str| {
+        let url = format!("http://127.0.0.1:{metrics}{path}");
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(probe("/health").await.0, 200);
+    assert_eq!(probe("/ready").await.0, 200, "every component runs");
     let client = reqwest::Client::new();
     let (mut accepted, mut refused) = (0usize, None);
     for i in 0..5000 {
@@ -179,6 +192,17 @@ async fn a_full_stream_is_back_pressure_and_drains_when_space_frees() {
     let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
     let stored = stream_messages(&js).await;
     assert!(stored < accepted as u64, "the rest waits in the pipeline: {stored} stored of {accepted}");
+    // Past its retry budget the sink is reported, by name, to load balancers; it keeps trying.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (status, body) = loop {
+        let (status, body) = probe("/ready").await;
+        if status == 503 || Instant::now() > deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((status, body.contains("stream")), (503, true), "{body}");
+    assert_eq!(probe("/health").await.0, 200, "alive all the same");
     // Space frees (the operator raises the limit): everything accepted reaches the stream, none
     // was dropped and none of the older messages was deleted to make room.
     let mut stream = js.get_stream("PHI_MIXPANEL").await.unwrap();
@@ -189,6 +213,11 @@ async fn a_full_stream_is_back_pressure_and_drains_when_space_frees() {
     assert_eq!(n, accepted as u64);
     let first = js.get_stream("PHI_MIXPANEL").await.unwrap().info().await.unwrap().state.first_sequence;
     assert_eq!(first, 1, "discard = new: the oldest messages are kept");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while probe("/ready").await.0 != 200 {
+        assert!(Instant::now() < deadline, "never ready again once the backlog was published");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A delivery-tier config: the stream's durable consumer → `http` (`mixpanel_import`) → the

@@ -63,11 +63,19 @@ pub struct NatsRequest {
     pub retry_initial_backoff_secs: f64,
     #[serde(default = "default_max_backoff")]
     pub retry_max_backoff_secs: f64,
+    /// How long a batch may keep failing before `/ready` reports the sink stuck (it keeps
+    /// retrying: nothing is dropped).
+    #[serde(default = "default_max_duration")]
+    pub retry_max_duration_secs: f64,
 }
 
 impl Default for NatsRequest {
     fn default() -> Self {
-        Self { retry_initial_backoff_secs: default_initial_backoff(), retry_max_backoff_secs: default_max_backoff() }
+        Self {
+            retry_initial_backoff_secs: default_initial_backoff(),
+            retry_max_backoff_secs: default_max_backoff(),
+            retry_max_duration_secs: default_max_duration(),
+        }
     }
 }
 
@@ -77,6 +85,10 @@ fn default_initial_backoff() -> f64 {
 
 fn default_max_backoff() -> f64 {
     5.0
+}
+
+fn default_max_duration() -> f64 {
+    60.0
 }
 
 /// The `nats` sink's registry entry.
@@ -97,8 +109,8 @@ fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
     }
     let r = &config.request;
     let valid = |v: f64| v.is_finite() && v > 0.0;
-    if !valid(r.retry_initial_backoff_secs) || !valid(r.retry_max_backoff_secs) {
-        return Err("`request.retry_initial_backoff_secs` and `request.retry_max_backoff_secs` must be positive".into());
+    if !valid(r.retry_initial_backoff_secs) || !valid(r.retry_max_backoff_secs) || !valid(r.retry_max_duration_secs) {
+        return Err("`request.retry_*_secs` must be positive".into());
     }
     Ok(Box::new(config))
 }
@@ -124,7 +136,7 @@ async fn run(
     while let Some(batch) = rx.recv().await {
         metrics.events_in += batch.len() as u64;
         metrics.bytes_in += batch.iter().map(|e| e.payload.len() as u64).sum::<u64>();
-        publish_batch(&js, &config, batch, &mut deadline, &mut metrics).await;
+        publish_batch(&js, &config, batch, &mut deadline, &mut metrics, &publisher).await;
         publisher.publish(&metrics);
     }
     Ok(metrics)
@@ -171,7 +183,11 @@ async fn publish_batch(
     batch: Vec<Event>,
     deadline: &mut watch::Receiver<bool>,
     metrics: &mut Metrics,
+    publisher: &Publisher,
 ) {
+    let started = std::time::Instant::now();
+    let budget = Duration::from_secs_f64(config.request.retry_max_duration_secs);
+    let mut stuck = false;
     let mut pending: Vec<(Event, String)> =
         batch.into_iter().map(|e| (message_id(&e.payload), e)).map(|(id, e)| (e, id)).collect();
     let mut delay = Duration::from_secs_f64(config.request.retry_initial_backoff_secs);
@@ -179,7 +195,14 @@ async fn publish_batch(
     loop {
         pending = publish_once(js, &config.subject, pending, metrics).await;
         if pending.is_empty() {
+            if stuck {
+                publisher.set_stuck(false);
+            }
             return;
+        }
+        if !stuck && started.elapsed() > budget {
+            stuck = true;
+            publisher.set_stuck(true);
         }
         metrics.add("publish_retries", pending.len() as u64);
         tokio::select! {

@@ -87,6 +87,7 @@ pub async fn run(
 ) -> std::io::Result<Metrics> {
     let mut sink = Running::start(name, settings, deadline)?;
     let mut open = true;
+    let mut reported_stuck = false;
     while open || !sink.pending.events.is_empty() {
         let batch_due = sink.pending.deadline;
         let deadline = sink.deadline.clone();
@@ -102,6 +103,10 @@ pub async fn run(
             }
         }
         publisher.publish(&sink.metrics);
+        if sink.stuck != reported_stuck {
+            publisher.set_stuck(sink.stuck);
+            reported_stuck = sink.stuck;
+        }
         let due = sink.pending.deadline.is_some_and(|d| d <= Instant::now());
         if !sink.pending.events.is_empty() && (due || !open) {
             let batch = sink.pending.take();
@@ -133,6 +138,9 @@ struct Running {
     metrics: Metrics,
     /// The shutdown grace period is over: everything still arriving becomes a dead letter.
     expired: bool,
+    /// The last batch settled gave up after its retry budget or was refused (401/403): what
+    /// `/ready` reports until a batch is delivered again.
+    stuck: bool,
 }
 
 impl Running {
@@ -150,6 +158,7 @@ impl Running {
             dead_letters,
             metrics: Metrics::default(),
             expired: false,
+            stuck: false,
         })
     }
 
@@ -226,6 +235,12 @@ impl Running {
         for event in &outcome.delivered {
             self.metrics.events_out += 1;
             self.metrics.bytes_out += event.payload.len() as u64;
+        }
+        let gave_up = outcome.dead.iter().any(|(_, r)| matches!(r.label, "retries exhausted" | "refused"));
+        if gave_up {
+            self.stuck = true;
+        } else if !outcome.delivered.is_empty() {
+            self.stuck = false;
         }
         for (event, reason) in &outcome.dead {
             self.dead_letter(event, reason)?;
