@@ -70,6 +70,11 @@ fn unknown_transform_option_names_component_and_option() {
 fn unknown_type_lists_known_types() {
     let err = parse(&GOOD.replace("type = \"phi_scrub\"", "type = \"remap\"")).unwrap_err().to_string();
     assert!(err.contains("unknown type `remap`") && err.contains("phi_scrub"), "{err}");
+    // Found by the config fuzz target: a type built from a variable was echoed, secret and all.
+    let env = |_: &str| Some("SECRET-0123".to_owned());
+    let text = GOOD.replace("type = \"phi_scrub\"", "type = \"phi_${X}\"");
+    let err = PipelineConfig::from_toml(&text, &env).unwrap_err().to_string();
+    assert!(err.contains("unknown type; known:") && !err.contains("SECRET"), "{err}");
 }
 
 #[test]
