@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-use phi_scrub_transform::detect::{Detector, Detectors};
+use phi_scrub_transform::detect::{Context, Detector, Detectors, Match, Workspace};
 use phi_scrub_transform::{PhiScrub, PhiScrubConfig};
 
 const KEY: &str = "fuzz-key-0123456789abcdef0123456789";
@@ -37,13 +37,35 @@ fuzz_target!(|data: &[u8]| {
         }
     });
     if let Ok(text) = std::str::from_utf8(data) {
-        let mut matches = Vec::new();
-        Detectors::new(&Detector::ALL).find(text.as_bytes(), &mut matches);
-        let mut last_end = 0;
-        for m in &matches {
-            assert!(m.start >= last_end && m.start < m.end && m.end <= text.len(), "{matches:?}");
-            assert!(text.is_char_boundary(m.start) && text.is_char_boundary(m.end), "{matches:?}");
-            last_end = m.end;
+        // Every kind of context the walker gives: none, keys that cue, name an id or a version,
+        // an event name, and the text as an object key.
+        let contexts = [
+            Context::default(),
+            Context::of_key(b"search_term"),
+            Context::of_key(b"appointment_id"),
+            Context::of_key(b"app_version"),
+            Context::of_key(b"phone"),
+            Context::event_name(),
+            Context::key(),
+        ];
+        let mut space = Workspace::default();
+        for cx in &contexts {
+            let mut matches = Vec::new();
+            Detectors::new(&Detector::ALL).find(text.as_bytes(), cx, &mut space, &mut matches);
+            check(text, &matches);
         }
+        let mut matches = Vec::new();
+        Detectors::new(&Detector::ALL).find_in_key(text.as_bytes(), &mut space, &mut matches);
+        check(text, &matches);
     }
 });
+
+/// Matches are in order, without overlaps, inside the text and on character boundaries.
+fn check(text: &str, matches: &[Match]) {
+    let mut last_end = 0;
+    for m in matches {
+        assert!(m.start >= last_end && m.start < m.end && m.end <= text.len(), "{matches:?}");
+        assert!(text.is_char_boundary(m.start) && text.is_char_boundary(m.end), "{matches:?}");
+        last_end = m.end;
+    }
+}
