@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{free_port, mixpanel_import_sink, recent_timestamp, temp_dir, wait_listening, Emulator, Phi};
+use procs::{free_port, mixpanel_import_sink, proc_kib, recent_timestamp, temp_dir, wait_listening, Emulator, Phi};
 
 /// A nats-server with JetStream, killed when dropped.
 struct NatsServer {
@@ -220,20 +220,20 @@ async fn a_full_stream_is_back_pressure_and_drains_when_space_frees() {
     }
 }
 
-/// A delivery-tier config: the stream's durable consumer → `http` (`mixpanel_import`) → the
-/// emulator, with metrics on `metrics_port` so a test can tell it is up.
+/// A delivery-tier config: the stream's durable consumer → `http` (`mixpanel_import`) → Mixpanel
+/// at `mixpanel` (`host:port`), with metrics on `metrics_port` so a test can tell it is up.
 fn delivery_config(
     dir: &Path,
     name: &str,
     nats: &NatsServer,
-    emulator: &Emulator,
+    mixpanel: &str,
     metrics_port: u16,
     extra: &str,
 ) -> std::path::PathBuf {
     let dead = dir.join(format!("dead-{name}.ndjson"));
     let sink = mixpanel_import_sink(
         "stream",
-        &emulator.address,
+        mixpanel,
         "svc-secret",
         &dead.display().to_string(),
         &format!(
@@ -294,7 +294,7 @@ async fn ingest_and_delivery_tiers_deliver_everything_once() {
     let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
     ingest(port, 0, 1000).await;
     let metrics = free_port();
-    let _delivery = Phi::serve(&delivery_config(&dir, "delivery", &nats, &emulator, metrics, ""), metrics);
+    let _delivery = Phi::serve(&delivery_config(&dir, "delivery", &nats, &emulator.address, metrics, ""), metrics);
     assert_eq!(wait_accepted(&emulator, 1000, Duration::from_secs(30)), 1000);
     // Acked as delivered: nothing is left for the consumer.
     let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
@@ -327,8 +327,8 @@ async fn a_killed_delivery_instance_loses_nothing() {
     let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
     ingest(port, 0, 2000).await;
     let (m1, m2) = (free_port(), free_port());
-    let mut first = Phi::serve(&delivery_config(&dir, "one", &nats, &emulator, m1, slow), m1);
-    let _second = Phi::serve(&delivery_config(&dir, "two", &nats, &emulator, m2, slow), m2);
+    let mut first = Phi::serve(&delivery_config(&dir, "one", &nats, &emulator.address, m1, slow), m1);
+    let _second = Phi::serve(&delivery_config(&dir, "two", &nats, &emulator.address, m2, slow), m2);
     // Kill one while both are working.
     let deadline = Instant::now() + Duration::from_secs(30);
     while accepted_unique(&emulator) < 300 {
@@ -358,7 +358,7 @@ async fn a_restarted_nats_server_loses_nothing() {
     ingest(port, 0, 1000).await;
     let metrics = free_port();
     let slow = "batch.max_events = 50\nrequest.concurrency = 1\n";
-    let _delivery = Phi::serve(&delivery_config(&dir, "delivery", &nats, &emulator, metrics, slow), metrics);
+    let _delivery = Phi::serve(&delivery_config(&dir, "delivery", &nats, &emulator.address, metrics, slow), metrics);
     let deadline = Instant::now() + Duration::from_secs(30);
     while accepted_unique(&emulator) < 200 {
         assert!(Instant::now() < deadline, "nothing delivered");
@@ -370,4 +370,93 @@ async fn a_restarted_nats_server_loses_nothing() {
     nats.restart();
     senders.await.unwrap();
     assert_eq!(wait_accepted(&emulator, 1500, Duration::from_secs(60)), 1500);
+}
+
+async fn consumer_info(js: &async_nats::jetstream::Context) -> async_nats::jetstream::consumer::Info {
+    let stream = js.get_stream("PHI_MIXPANEL").await.unwrap();
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer("mixpanel-delivery").await.unwrap();
+    consumer.info().await.unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strict_partial_400_through_the_stream_dead_letters_only_the_rejected() {
+    let dir = temp_dir("nats-partial");
+    let nats = NatsServer::start(&dir.join("store"));
+    let emulator = Emulator::start(&[]);
+    // Raw Mixpanel events put on the stream directly: every 10th lacks `$insert_id`, which
+    // Mixpanel's strict mode refuses on its own while taking the rest of the batch.
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    js.get_or_create_stream(async_nats::jetstream::stream::Config {
+        name: "PHI_MIXPANEL".into(),
+        subjects: vec!["phi.mixpanel".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let time = 1_795_856_400_000_i64;
+    for i in 0..200 {
+        let mut props = json!({"time": time + i, "distinct_id": format!("d{i}")});
+        if i % 10 != 0 {
+            props["$insert_id"] = Value::from(format!("id{i}"));
+        }
+        let payload = json!({"event": "E", "properties": props}).to_string();
+        js.publish("phi.mixpanel", payload.into()).await.unwrap().await.unwrap();
+    }
+    let metrics = free_port();
+    let _delivery = Phi::serve(&delivery_config(&dir, "delivery", &nats, &emulator.address, metrics, ""), metrics);
+    assert_eq!(wait_accepted(&emulator, 180, Duration::from_secs(30)), 180);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let dead = loop {
+        let text = std::fs::read_to_string(dir.join("dead-delivery.ndjson")).unwrap_or_default();
+        let info = consumer_info(&js).await;
+        if (text.lines().count() == 20 && info.num_ack_pending == 0 && info.num_pending == 0)
+            || Instant::now() > deadline
+        {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let dead: Vec<Value> = dead.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(dead.len(), 20, "the rejected records, and only they, are dead letters");
+    assert!(dead.iter().all(|d| d["reason"].as_str().unwrap().contains("$insert_id")));
+    let info = consumer_info(&js).await;
+    assert_eq!((info.num_ack_pending, info.num_pending), (0, 0), "dead letters are acked too");
+    assert_eq!(accepted_unique(&emulator), 180);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixpanel_down_for_30_seconds_the_backlog_waits_in_the_stream() {
+    let dir = temp_dir("nats-down");
+    let nats = NatsServer::start(&dir.join("store"));
+    // Mixpanel's address, with nothing listening on it for the first 30 seconds.
+    let mixpanel_port = free_port();
+    let address = format!("127.0.0.1:{mixpanel_port}");
+    let port = free_port();
+    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    ingest(port, 0, 3000).await;
+    let metrics = free_port();
+    // The delivery tier waits for Mixpanel rather than dead-lettering: the stream holds the rest.
+    let patient = "request.retry_attempts = 1000\nrequest.retry_max_duration_secs = 3600\n";
+    let text = std::fs::read_to_string(delivery_config(&dir, "delivery", &nats, &address, metrics, patient))
+        .unwrap()
+        .replace("request.retry_max_backoff_secs = 0.2", "request.retry_max_backoff_secs = 1")
+        .replace("jetstream.ack_wait_secs = 2", "jetstream.ack_wait_secs = 60\njetstream.max_ack_pending = 200");
+    let config = dir.join("down.toml");
+    std::fs::write(&config, text).unwrap();
+    let delivery = Phi::serve(&config, metrics);
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss_early = proc_kib(delivery.0.id(), "VmRSS:");
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let rss_late = proc_kib(delivery.0.id(), "VmRSS:");
+    let info = consumer_info(&js).await;
+    assert!(info.num_ack_pending <= 200, "in flight is bounded: {}", info.num_ack_pending);
+    assert!(info.num_pending >= 2500, "the backlog waits in the stream: {}", info.num_pending);
+    assert!(rss_late <= rss_early + 10 * 1024, "memory stays flat: {rss_early} KiB -> {rss_late} KiB");
+    // Mixpanel comes back on its address: the backlog drains, nothing lost.
+    let emulator = Emulator::start(&["--address", &address]);
+    assert_eq!(wait_accepted(&emulator, 3000, Duration::from_secs(60)), 3000);
+    let dead = std::fs::read_to_string(dir.join("dead-delivery.ndjson")).unwrap_or_default();
+    assert_eq!(dead.lines().count(), 0);
 }
