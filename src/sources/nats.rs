@@ -110,12 +110,12 @@ async fn run(
     let (settled_tx, settled_rx) = mpsc::unbounded_channel::<Settled>();
     let acker = tokio::spawn(ack_settled(settled_rx));
     let mut metrics = Metrics::default();
-    while !*shutdown.borrow() {
-        let fetched = tokio::select! {
-            fetched = fetch(&consumer, &config, &name, &settled_tx) => fetched,
-            _ = shutdown.changed() => break,
-        };
-        let batch = match fetched {
+    while !*shutdown.borrow_and_update() {
+        // Not raced against the shutdown signal: a fetch cancelled half-way would drop events
+        // it had made, and an event dropped unsent settles as kept, which would ack messages
+        // nobody delivered. A fetch waits at most a second; what it got is sent on (and
+        // delivered within the grace period) even when the signal came meanwhile.
+        let batch = match fetch(&consumer, &config, &name, &settled_tx).await {
             Ok(batch) if batch.is_empty() => continue,
             Ok(batch) => batch,
             Err(()) => {
