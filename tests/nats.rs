@@ -492,3 +492,29 @@ async fn a_delivery_instance_stopped_mid_load_loses_nothing() {
         .sum();
     assert_eq!(dead, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_that_cannot_start_never_answers_200() {
+    // The stream cannot be created: another stream already takes its subject. Events queued
+    // meanwhile must fail their acknowledgements, never settle as stored.
+    let dir = temp_dir("nats-nostart");
+    let nats = NatsServer::start(&dir.join("store"));
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    js.get_or_create_stream(async_nats::jetstream::stream::Config {
+        name: "OTHER".into(),
+        subjects: vec!["phi.mixpanel".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let port = free_port();
+    let _phi = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    let batch: Vec<Value> = (0..10).map(track).collect();
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/batch"))
+        .json(&json!({"batch": batch}))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    assert!(r.map_or(true, |r| r.status() != 200), "a 200 for events no stream stored");
+}

@@ -129,9 +129,18 @@ async fn run(
     mut deadline: watch::Receiver<bool>,
     publisher: Publisher,
 ) -> std::io::Result<Metrics> {
-    let client = crate::nats::connect(&config.url, config.auth.as_ref(), &name).await?;
-    let js = jetstream::new(client);
-    ensure_stream(&js, &config).await?;
+    let js = match start(&config, &name).await {
+        Ok(js) => js,
+        Err(e) => {
+            // Batches already queued must not be dropped unsent: an event dropped so would settle
+            // as kept, and an acknowledged sender would get a 200 for an event never stored.
+            rx.close();
+            while let Ok(batch) = rx.try_recv() {
+                batch.iter().for_each(Event::fail_ack);
+            }
+            return Err(e);
+        }
+    };
     let mut metrics = Metrics::default();
     while let Some(batch) = rx.recv().await {
         metrics.events_in += batch.len() as u64;
@@ -140,6 +149,14 @@ async fn run(
         publisher.publish(&metrics);
     }
     Ok(metrics)
+}
+
+/// Connects and finds or creates the stream.
+async fn start(config: &NatsSinkConfig, name: &str) -> std::io::Result<jetstream::Context> {
+    let client = crate::nats::connect(&config.url, config.auth.as_ref(), name).await?;
+    let js = jetstream::new(client);
+    ensure_stream(&js, config).await?;
+    Ok(js)
 }
 
 /// Creates the stream if it is not there (an existing one is used as it is).
