@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::transforms::phi_scrub::{AuditTrail, PhiScrub};
-use phi_scrub_transform::detect::{Detector, Detectors, Workspace};
+use phi_scrub_transform::detect::{shown_key, Workspace};
 use phi_scrub_transform::path::display_keys;
 
 /// What the Mixpanel shape does with a field it never reads.
@@ -137,16 +137,8 @@ fn report_path(keys: &[String]) -> String {
 
 /// The keys with each one that holds an identifier replaced by `[NAME]`.
 fn masked(keys: &[String]) -> Vec<String> {
-    let detectors = Detectors::new(&Detector::ALL);
-    let mut matches = Vec::new();
     let mut space = Workspace::default();
-    keys.iter()
-        .map(|k| {
-            matches.clear();
-            detectors.find_in_key(k.as_bytes(), &mut space, &mut matches);
-            matches.first().map_or_else(|| k.clone(), |m| format!("[{}]", m.detector.name()))
-        })
-        .collect()
+    keys.iter().map(|k| shown_key(k.as_bytes(), &mut space)).collect()
 }
 
 fn decisions_by_path(trail: &AuditTrail) -> HashMap<&str, Vec<&'static str>> {

@@ -2,7 +2,7 @@
 //! matched where, as typed outcomes. Only filled when auditing (`phi-scrub audit`); the hot
 //! path never builds paths.
 
-use crate::detect::{Detector, Detectors, Match, Workspace};
+use crate::detect::{Detector, Match};
 use crate::generalise::Generaliser;
 use crate::policy::Action;
 
@@ -132,23 +132,11 @@ impl AuditTrail {
     }
 }
 
-/// A key as the audit trail records it: `[NAME]` in place of a key that holds an identifier
-/// (`{"ann@x.org": true}` is at `answers.[email]`), found by every detector whatever the config
-/// runs, so the trail never holds one and the report (which masks the same way) finds it.
-fn shown_key(key: &[u8], space: &mut Workspace) -> String {
-    let mut matches = Vec::new();
-    Detectors::new(&Detector::ALL).find_in_key(key, space, &mut matches);
-    match matches.first() {
-        Some(m) => format!("[{}]", m.detector.name()),
-        None => String::from_utf8_lossy(key).into_owned(),
-    }
-}
-
 impl Walker<'_> {
     /// Enters the field `key`: the audit's path, and the key the detectors read as context.
     pub(crate) fn enter_field(&mut self, key: &[u8]) {
         if self.audit.is_some() {
-            let shown = shown_key(key, &mut self.scratch.detect);
+            let shown = crate::detect::shown_key(key, &mut self.scratch.detect);
             if let Some(audit) = self.audit.as_deref_mut() {
                 audit.stack.push(shown);
             }
