@@ -21,6 +21,7 @@ pub mod component;
 pub mod config;
 pub mod fanout;
 pub mod gzip;
+pub mod logging;
 pub mod metrics;
 pub mod nats;
 pub mod shutdown;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use phi_scrub::audit::{render_table, Auditor};
 use phi_scrub::config::PipelineConfig;
+use phi_scrub::logging::LogFormat;
 use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
 
 /// PHI-safe event pipeline: scrub Segment events and reshape them for Mixpanel.
@@ -27,6 +28,9 @@ enum Command {
         /// After SIGINT/SIGTERM, how long to drain before undelivered events become dead letters.
         #[arg(long, default_value_t = 30.0)]
         grace_period_secs: f64,
+        /// Log lines as `text` or `json` (levels from PHI_SCRUB_LOG, RUST_LOG syntax, default info).
+        #[arg(long, value_enum, default_value_t, env = "PHI_SCRUB_LOG_FORMAT")]
+        log_format: LogFormat,
     },
     /// Check a pipeline config and print its graph; exit non-zero if it is invalid.
     Validate {
@@ -78,13 +82,15 @@ fn main() -> ExitCode {
         }
         Command::Test { .. } => run_tests(&config),
         Command::Audit { transform, json, .. } => run_audit(&config, transform.as_deref(), json),
-        Command::Run { grace_period_secs, .. } => match std::time::Duration::try_from_secs_f64(grace_period_secs) {
-            Ok(grace) => run(config, grace),
-            Err(_) => {
-                eprintln!("phi-scrub: --grace-period-secs must be a non-negative number");
-                ExitCode::from(2)
+        Command::Run { grace_period_secs, log_format, .. } => {
+            match std::time::Duration::try_from_secs_f64(grace_period_secs) {
+                Ok(grace) => run(config, grace, log_format),
+                Err(_) => {
+                    eprintln!("phi-scrub: --grace-period-secs must be a non-negative number");
+                    ExitCode::from(2)
+                }
             }
-        },
+        }
     }
 }
 
@@ -201,7 +207,11 @@ fn run_tests(config: &PipelineConfig) -> ExitCode {
     }
 }
 
-fn run(config: PipelineConfig, grace: std::time::Duration) -> ExitCode {
+fn run(config: PipelineConfig, grace: std::time::Duration, log_format: LogFormat) -> ExitCode {
+    if let Err(e) = phi_scrub::logging::init(log_format) {
+        eprintln!("phi-scrub: {e}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

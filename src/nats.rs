@@ -77,7 +77,8 @@ impl NatsAuth {
 
 /// Connects to `url`, waiting for the server if it is not up yet.
 pub async fn connect(url: &str, auth: Option<&NatsAuth>, name: &str) -> std::io::Result<async_nats::Client> {
-    let mut options = async_nats::ConnectOptions::new().name(name).retry_on_initial_connect();
+    let mut options =
+        async_nats::ConnectOptions::new().name(name).retry_on_initial_connect().event_callback(log_event(name));
     if let Some(auth) = auth {
         options = match auth.strategy {
             AuthStrategy::UserPassword => {
@@ -100,6 +101,22 @@ pub async fn connect(url: &str, auth: Option<&NatsAuth>, name: &str) -> std::io:
     // The error names the server, never the credentials.
     let shown = shown_url(url);
     options.connect(url).await.map_err(|e| std::io::Error::other(format!("cannot connect to NATS at {shown}: {e}")))
+}
+
+/// Logs what the client says of its connection (connected, disconnected, a server error such as
+/// an authorization violation), with the component's name: the callback runs outside its span.
+fn log_event(name: &str) -> impl Fn(async_nats::Event) -> std::future::Ready<()> + Send + Sync + 'static {
+    let name = name.to_owned();
+    move |event| {
+        match &event {
+            async_nats::Event::Connected => tracing::info!(component_id = %name, "connected to NATS"),
+            async_nats::Event::Disconnected => {
+                tracing::warn!(component_id = %name, "disconnected from NATS; reconnecting")
+            }
+            other => tracing::warn!(component_id = %name, event = %other, "NATS client event"),
+        }
+        std::future::ready(())
+    }
 }
 
 /// `url` without any `user:password@` in it, for messages.

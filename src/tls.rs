@@ -204,8 +204,10 @@ impl ReloadableAcceptor {
             let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
             while hup.recv().await.is_some() {
                 match self.reload() {
-                    Ok(()) => eprintln!("phi-scrub: `{name}`: TLS certificate files re-read"),
-                    Err(e) => eprintln!("phi-scrub: `{name}`: TLS files not re-read, the old certificate stays: {e}"),
+                    Ok(()) => tracing::info!(component_id = %name, "TLS certificate files re-read"),
+                    Err(e) => {
+                        tracing::error!(component_id = %name, error = %e, "TLS files not re-read, the old certificate stays")
+                    }
                 }
             }
         }

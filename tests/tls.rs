@@ -303,7 +303,7 @@ fn the_http_sink_checks_the_server_and_delivers_through_a_connect_proxy() {
     assert!(dead.contains("wrong-host"), "{dead}");
     let loose = format!("{trust}\ntls.verify_hostname = false");
     let (dead, stderr) = send_through_sink(&dir, "127.0.0.1", port, &loose, &event("any-host"));
-    assert!(dead.is_empty() && stderr.contains("WARNING") && stderr.contains("verify_hostname"), "{dead} {stderr}");
+    assert!(dead.is_empty() && stderr.contains(" WARN ") && stderr.contains("verify_hostname"), "{dead} {stderr}");
 
     // Through a CONNECT proxy: delivered, and the proxy saw only the CONNECT line in clear.
     let (proxy_port, seen) = connect_proxy();

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlugin, Task};
+use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::nats::NatsAuth;
 use phi_scrub_core::event::Event;
@@ -142,10 +143,11 @@ async fn run(
         }
     };
     let mut metrics = Metrics::default();
+    let log = Throttle::default();
     while let Some(batch) = rx.recv().await {
         metrics.events_in += batch.len() as u64;
         metrics.bytes_in += batch.iter().map(|e| e.payload.len() as u64).sum::<u64>();
-        publish_batch(&js, &config, batch, &mut deadline, &mut metrics, &publisher).await;
+        publish_batch(&js, &config, batch, &mut deadline, &mut metrics, &publisher, &log).await;
         publisher.publish(&metrics);
     }
     Ok(metrics)
@@ -201,6 +203,7 @@ async fn publish_batch(
     deadline: &mut watch::Receiver<bool>,
     metrics: &mut Metrics,
     publisher: &Publisher,
+    log: &Throttle,
 ) {
     let started = std::time::Instant::now();
     let budget = Duration::from_secs_f64(config.request.retry_max_duration_secs);
@@ -214,12 +217,27 @@ async fn publish_batch(
         if pending.is_empty() {
             if stuck {
                 publisher.set_stuck(false);
+                tracing::info!("publishing again");
             }
             return;
         }
         if !stuck && started.elapsed() > budget {
             stuck = true;
             publisher.set_stuck(true);
+            tracing::error!(
+                events = pending.len(),
+                budget_secs = budget.as_secs_f64(),
+                "publishing has failed past its retry budget; still retrying"
+            );
+        }
+        if let Some(held_back) = log.permit("retrying") {
+            let delay_ms = delay.as_millis() as u64;
+            tracing::warn!(
+                events = pending.len(),
+                delay_ms,
+                lines_held_back = held_back,
+                "the stream did not acknowledge every event (full, or the server is away); retrying"
+            );
         }
         metrics.add("publish_retries", pending.len() as u64);
         tokio::select! {
@@ -227,6 +245,7 @@ async fn publish_batch(
             () = crate::sinks::http::past(deadline.clone()) => {
                 // Lost to this process: the senders' acknowledgements fail, so they retry.
                 metrics.add("lost_at_shutdown", pending.len() as u64);
+                tracing::warn!(events = pending.len(), "shutdown deadline passed before the stream acknowledged; senders are told to retry");
                 for (event, _) in &pending {
                     event.fail_ack();
                 }

@@ -33,6 +33,7 @@ use super::http_body::{self, BodyBudget, Held, ReadError};
 use super::segment::{prepare_batch, prepare_call, split_generic, BodyError};
 use crate::component::{parse_table, BuildError, SourceConfig, SourceContext, SourcePlugin, Task};
 use crate::fanout::{Fanout, SendError};
+use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::tls::{ReloadableAcceptor, TlsConfig};
 use phi_scrub_core::event::{AckGroup, Event};
@@ -119,6 +120,8 @@ struct Ctx {
     out: Mutex<Option<Fanout>>,
     metrics: Mutex<Metrics>,
     publisher: Publisher,
+    /// Keeps a storm of refusals to a line now and then.
+    log: Throttle,
 }
 
 /// The `http_server` source's registry entry.
@@ -156,6 +159,8 @@ pub async fn run(
     publisher: Publisher,
 ) -> std::io::Result<Metrics> {
     let listener = TcpListener::bind(&config.address).await?;
+    let tls_on = config.tls.as_ref().is_some_and(|t| t.enabled);
+    tracing::info!(address = %config.address, tls = tls_on, "listening");
     let grace = Duration::try_from_secs_f64(config.shutdown_grace_secs).unwrap_or(Duration::from_secs(10));
     let budget = BodyBudget::new(config.body_buffer_bytes);
     let out = Mutex::new(Some(out));
@@ -164,7 +169,8 @@ pub async fn run(
         None => None,
     };
     let reloader = tls.clone().map(|t| tokio::spawn(t.reload_on_sighup(name.to_string())));
-    let ctx = Arc::new(Ctx { name, config, budget, out, metrics: Mutex::new(Metrics::default()), publisher });
+    let metrics = Mutex::new(Metrics::default());
+    let ctx = Arc::new(Ctx { name, config, budget, out, metrics, publisher, log: Throttle::default() });
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -238,10 +244,22 @@ fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     r
 }
 
+/// Answers a request with an error, counted by `label`, and logged: back-pressure and bad
+/// credentials as warnings (throttled), what a sender got wrong at debug level. The line names
+/// the label and status only, never the request.
 fn refuse(ctx: &Ctx, status: StatusCode, label: &'static str, message: &str) -> Response<Full<Bytes>> {
     if let Ok(mut m) = ctx.metrics.lock() {
         m.drop_one(label);
         ctx.publisher.publish(&m);
+    }
+    let status_code = status.as_u16();
+    if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::UNAUTHORIZED | StatusCode::INTERNAL_SERVER_ERROR)
+    {
+        if let Some(held_back) = ctx.log.permit(label) {
+            tracing::warn!(component_id = %ctx.name, reason = label, status = status_code, lines_held_back = held_back, "refusing requests");
+        }
+    } else {
+        tracing::debug!(component_id = %ctx.name, reason = label, status = status_code, "request refused");
     }
     reply(status, message)
 }

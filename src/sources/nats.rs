@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::component::{parse_table, BuildError, SourceConfig, SourceContext, SourcePlugin, Task};
 use crate::fanout::Fanout;
+use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::nats::NatsAuth;
 use phi_scrub_core::event::{AckGroup, Event};
@@ -110,6 +111,7 @@ async fn run(
     let (settled_tx, settled_rx) = mpsc::unbounded_channel::<Settled>();
     let acker = tokio::spawn(ack_settled(settled_rx));
     let mut metrics = Metrics::default();
+    let log = Throttle::default();
     while !*shutdown.borrow_and_update() {
         // Not raced against the shutdown signal: a fetch cancelled half-way would drop events
         // it had made, and an event dropped unsent settles as kept, which would ack messages
@@ -121,6 +123,9 @@ async fn run(
             Err(()) => {
                 // The server is away: the client reconnects; ask again shortly.
                 metrics.add("fetch_errors", 1);
+                if let Some(held_back) = log.permit("fetch failed") {
+                    tracing::warn!(lines_held_back = held_back, "cannot fetch from the consumer; asking again");
+                }
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }

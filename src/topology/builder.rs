@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
-use crate::component::{SinkContext, SourceContext, Stdio};
+use crate::component::{SinkContext, SourceContext, Stdio, Task};
 use crate::config::{split_input, PipelineConfig};
 use crate::fanout::Fanout;
 use crate::metrics::{Metrics, Registry, RunSummary};
@@ -87,8 +88,7 @@ impl Builder {
                 stdio: &mut self.stdio,
             };
             let task = entry.config.build(cx).map_err(|e| build_error("sink", name, e))?;
-            let name = name.clone();
-            self.tasks.spawn(async move { Outcome { kind: "sink", name, result: task.await } });
+            self.tasks.spawn(supervised("sink", name, &entry.type_name, task));
         }
         Ok(())
     }
@@ -100,7 +100,7 @@ impl Builder {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| build_error("transform", name, e))?;
             for notice in entry.config.notices() {
-                eprintln!("phi-scrub: transform `{name}`: {notice}");
+                tracing::warn!(component_kind = "transform", component_id = %name, "{notice}");
             }
             let rx = self.edges.take_input(name)?;
             let outputs = TransformOutputs {
@@ -108,11 +108,8 @@ impl Builder {
                 dropped: self.edges.take_output(name, Some(DROPPED_OUTPUT)),
             };
             let publisher = self.registry.publisher("transform", name);
-            let name = name.clone();
-            self.tasks.spawn(async move {
-                let result = run_transform(instances, rx, outputs, publisher).await;
-                Outcome { kind: "transform", name, result }
-            });
+            let task: Task = Box::pin(run_transform(instances, rx, outputs, publisher));
+            self.tasks.spawn(supervised("transform", name, &entry.type_name, task));
         }
         Ok(())
     }
@@ -127,8 +124,7 @@ impl Builder {
                 stdio: &mut self.stdio,
             };
             let task = entry.config.build(cx).map_err(|e| build_error("source", name, e))?;
-            let name = name.clone();
-            self.tasks.spawn(async move { Outcome { kind: "source", name, result: task.await } });
+            self.tasks.spawn(supervised("source", name, &entry.type_name, task));
         }
         Ok(())
     }
@@ -149,6 +145,29 @@ impl Builder {
         }
         first_error.map_or(Ok(summary), Err)
     }
+}
+
+/// A component's task inside its log span (`component_kind`, `component_id`, `component_type`,
+/// as Vector names them), saying when it starts and how it ended.
+fn supervised(
+    kind: &'static str,
+    name: &str,
+    type_name: &str,
+    task: Task,
+) -> impl std::future::Future<Output = Outcome> {
+    let span =
+        tracing::info_span!("component", component_kind = kind, component_id = %name, component_type = %type_name);
+    let name = name.to_owned();
+    async move {
+        tracing::info!("started");
+        let result = task.await;
+        match &result {
+            Ok(m) => tracing::info!(events_in = m.events_in, events_out = m.events_out, "stopped"),
+            Err(e) => tracing::error!(error = %e, "failed"),
+        }
+        Outcome { kind, name, result }
+    }
+    .instrument(span)
 }
 
 fn build_error(kind: &'static str, name: &str, e: impl std::fmt::Display) -> TopologyError {

@@ -37,6 +37,7 @@ pub(super) async fn start(
         None => None,
     };
     let token: Option<Arc<[u8]>> = config.auth.as_ref().map(|a| Arc::from(a.token.expose()));
+    tracing::info!(address = %config.address, tls = tls.is_some(), "metrics, /health and /ready listening");
     Ok(tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let state = State { registry: registry.clone(), token: token.clone(), stop: stop.clone() };

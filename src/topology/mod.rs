@@ -44,11 +44,13 @@ pub async fn run(config: PipelineConfig, grace: std::time::Duration) -> Result<R
     let (deadline, deadline_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
+        tracing::info!(grace_period_secs = grace.as_secs_f64(), "stop signal: sources stop, the pipeline drains");
         let _ = stop.send(true);
         tokio::select! {
             () = tokio::time::sleep(grace) => {}
             () = wait_for_signal() => {}
         }
+        tracing::warn!("grace period over: what is not delivered yet becomes dead letters");
         let _ = deadline.send(true);
     });
     let shutdown = Shutdown { stop: stop_rx, deadline: deadline_rx };
@@ -99,6 +101,12 @@ where
     builder.spawn_transforms(&config)?;
     builder.spawn_sources(&config)?;
     registry.mark_started();
+    tracing::info!(
+        sources = config.sources.len(),
+        transforms = config.transforms.len(),
+        sinks = config.sinks.len(),
+        "pipeline running"
+    );
     let summary = builder.collect().await;
     if let Some(server) = metrics_server {
         server.abort();

@@ -12,6 +12,7 @@ use base64::Engine;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use tokio::sync::watch;
 
+use crate::logging::Throttle;
 use phi_scrub_core::event::Event;
 
 use super::config::HttpSettings;
@@ -49,17 +50,19 @@ pub(super) fn headers(settings: &HttpSettings) -> HeaderMap {
 }
 
 /// Delivers `events` (already within the batch limits), retrying and splitting as needed, until
-/// `deadline` turns true: then what is left becomes dead letters.
+/// `deadline` turns true: then what is left becomes dead letters. Retries are logged through
+/// `log`.
 pub async fn deliver(
     client: &reqwest::Client,
     settings: &HttpSettings,
     events: Vec<Event>,
     deadline: watch::Receiver<bool>,
+    log: &Throttle,
 ) -> BatchOutcome {
     let mut outcome = BatchOutcome::default();
     let mut stack = vec![events];
     while let Some(batch) = stack.pop() {
-        match deliver_one(client, settings, batch, &mut outcome, &deadline).await {
+        match deliver_one(client, settings, batch, &mut outcome, &deadline, log).await {
             Some(too_large) if too_large.len() > 1 => {
                 let mut first = too_large;
                 let second = first.split_off(first.len() / 2);
@@ -83,6 +86,7 @@ async fn deliver_one(
     events: Vec<Event>,
     outcome: &mut BatchOutcome,
     deadline: &watch::Receiver<bool>,
+    log: &Throttle,
 ) -> Option<Vec<Event>> {
     let body = encode(&events, settings.gzip);
     let started = Instant::now();
@@ -118,6 +122,10 @@ async fn deliver_one(
             return None;
         }
         outcome.retries += 1;
+        if let Some(held_back) = log.permit("retrying") {
+            let delay_ms = delay.as_millis() as u64;
+            tracing::warn!(%reason, attempt, delay_ms, events = events.len(), lines_held_back = held_back, "retrying a batch");
+        }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = past(deadline.clone()) => {

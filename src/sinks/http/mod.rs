@@ -20,6 +20,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 pub use config::{HttpSettings, HttpSinkConfig, Preset, ProxyConfig, Region, ResponseMode};
 pub use deliver::{deliver, past};
@@ -27,6 +28,7 @@ pub use encode::encode;
 pub use outcome::{BatchOutcome, GiveUp, DEADLINE_REASON};
 
 use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlugin, Task};
+use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::sinks::dead_letter::DeadLetterWriter;
 use phi_scrub_core::event::Event;
@@ -46,11 +48,12 @@ impl SinkConfig for HttpSinkConfig {
     fn build(&self, cx: SinkContext<'_>) -> Result<Task, BuildError> {
         let settings = self.resolve().map_err(BuildError::Invalid)?;
         for weakened in settings.tls.weakened_checks() {
-            eprintln!("phi-scrub: WARNING: sink `{}`: {weakened}", cx.name);
+            tracing::warn!(component_kind = "sink", component_id = %cx.name, "{weakened}");
         }
         let tls_set = self.tls.ca_file.is_some() || self.tls.crt_file.is_some();
         if tls_set && settings.url.starts_with("http://") {
-            eprintln!("phi-scrub: WARNING: sink `{}`: tls.* is set but `uri` is http://: events go in clear", cx.name);
+            let message = "tls.* is set but `uri` is http://: events go in clear";
+            tracing::warn!(component_kind = "sink", component_id = %cx.name, "{message}");
         }
         Ok(Box::pin(async move { run(&cx.name, settings, cx.input, cx.deadline, cx.publisher).await }))
     }
@@ -141,6 +144,8 @@ struct Running {
     /// The last batch settled gave up after its retry budget or was refused (401/403): what
     /// `/ready` reports until a batch is delivered again.
     stuck: bool,
+    /// Keeps a storm of retries or dead letters to a line now and then.
+    log: Arc<Throttle>,
 }
 
 impl Running {
@@ -159,6 +164,7 @@ impl Running {
             metrics: Metrics::default(),
             expired: false,
             stuck: false,
+            log: Arc::default(),
         })
     }
 
@@ -220,11 +226,13 @@ impl Running {
     async fn launch(&mut self, events: Vec<Event>) {
         let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
         let (client, settings, deadline) = (self.client.clone(), self.settings.clone(), self.deadline.clone());
-        self.in_flight.spawn(async move {
-            let outcome = deliver(&client, &settings, events, deadline).await;
+        let log = self.log.clone();
+        let delivery = async move {
+            let outcome = deliver(&client, &settings, events, deadline, &log).await;
             drop(permit);
             outcome
-        });
+        };
+        self.in_flight.spawn(delivery.in_current_span());
     }
 
     /// Counts what became of a batch and writes its dead letters.
@@ -236,12 +244,23 @@ impl Running {
             self.metrics.events_out += 1;
             self.metrics.bytes_out += event.payload.len() as u64;
         }
-        let gave_up = outcome.dead.iter().any(|(_, r)| matches!(r.label, "retries exhausted" | "refused"));
+        let gave_up =
+            outcome.dead.iter().any(|(_, r)| matches!(r.label, "retries exhausted" | "refused" | "unauthorized"));
         if gave_up {
             self.stuck = true;
         } else if !outcome.delivered.is_empty() {
+            if self.stuck {
+                tracing::info!(events = outcome.delivered.len(), "delivering again");
+            }
             self.stuck = false;
         }
+        tracing::debug!(
+            delivered = outcome.delivered.len(),
+            dead = outcome.dead.len(),
+            requests = outcome.requests,
+            "batch settled"
+        );
+        self.log_dead_letters(&outcome.dead);
         for (event, reason) in &outcome.dead {
             self.dead_letter(event, reason)?;
         }
@@ -249,6 +268,25 @@ impl Running {
         let events: Vec<Event> = outcome.dead.into_iter().map(|(e, _)| e).collect();
         self.flush_or_fail(&events);
         Ok(())
+    }
+
+    /// One line per reason (throttled) for the events a batch gave up: the reason's label and
+    /// the count, never the events or Mixpanel's per-record messages.
+    fn log_dead_letters(&self, dead: &[(Event, GiveUp)]) {
+        let mut labels: Vec<&'static str> = dead.iter().map(|(_, r)| r.label).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        for label in labels {
+            let events = dead.iter().filter(|(_, r)| r.label == label).count();
+            if let Some(held_back) = self.log.permit(label) {
+                let message = if label == "unauthorized" {
+                    "Mixpanel refused the credentials: check auth.user, auth.password and project_id"
+                } else {
+                    "gave events up as dead letters"
+                };
+                tracing::error!(reason = label, events, lines_held_back = held_back, "{message}");
+            }
+        }
     }
 
     /// Waits for every request in flight, then syncs the dead-letter file.
@@ -260,7 +298,7 @@ impl Running {
             // Every batch was flushed already (failures were counted and not acknowledged); a
             // failing final sync is reported, not fatal, so the summary still comes out.
             if let Err(e) = writer.finish() {
-                eprintln!("phi-scrub: sink `{name}`: cannot sync the dead-letter file: {e}");
+                tracing::error!(component_id = %name, error = %e, "cannot sync the dead-letter file");
             }
         }
         Ok(self.metrics)
@@ -326,6 +364,6 @@ fn with_proxies(mut builder: reqwest::ClientBuilder, proxy: &ProxyConfig) -> Res
 /// acknowledgement so that a client waiting for it retries instead of being told it is safe.
 fn lost(event: &Event, error: &std::io::Error, metrics: &mut Metrics) {
     metrics.add("dead_letters_lost", 1);
-    eprintln!("phi-scrub: cannot write a dead letter ({error}); the sender is told to retry");
+    tracing::error!(error = %error, "cannot write a dead letter; the sender is told to retry");
     event.fail_ack();
 }
