@@ -1,12 +1,14 @@
 //! What the `nats` source and sink share: the connection options as Vector spells them (`url`,
-//! `auth.strategy` with `user_password`, `token` or `credentials_file`) and connecting with
-//! them. The client reconnects on its own after a server restart; connecting at start waits for
+//! `auth.strategy` with `user_password`, `token` or `credentials_file`, and `tls.*`: required
+//! when `tls.enabled`, the server checked against the public roots plus `tls.ca_file`, a client
+//! certificate from `tls.crt_file` and `tls.key_file`) and connecting with them. The client reconnects on its own after a server restart; connecting at start waits for
 //! the server too, so a pipeline can start before its broker.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::tls::TlsConfig;
 use phi_scrub_core::secret::SecretBytes;
 
 /// `auth.*` of a `nats` source or sink.
@@ -75,10 +77,40 @@ impl NatsAuth {
     }
 }
 
-/// Connects to `url`, waiting for the server if it is not up yet.
-pub async fn connect(url: &str, auth: Option<&NatsAuth>, name: &str) -> std::io::Result<async_nats::Client> {
+/// Checks `auth.*` and `tls.*` of a `nats` source or sink: the table the strategy names is
+/// there, and TLS files are readable and set only with `tls.enabled = true` (a certificate
+/// configured but unused would send PHI in clear while looking protected).
+pub fn validate(auth: Option<&NatsAuth>, tls: Option<&TlsConfig>) -> Result<(), String> {
+    if let Some(auth) = auth {
+        auth.validate()?;
+    }
+    if let Some(tls) = tls {
+        let files = tls.ca_file.is_some() || tls.crt_file.is_some() || tls.key_file.is_some();
+        if files && !tls.enabled {
+            return Err("`tls.*` files are set but `tls.enabled` is not true: set it, or remove them".into());
+        }
+        tls.client_config().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Connects to `url`, waiting for the server if it is not up yet; over TLS when
+/// `tls.enabled` (the server must then offer it).
+pub async fn connect(
+    url: &str,
+    auth: Option<&NatsAuth>,
+    tls: Option<&TlsConfig>,
+    name: &str,
+) -> std::io::Result<async_nats::Client> {
     let mut options =
         async_nats::ConnectOptions::new().name(name).retry_on_initial_connect().event_callback(log_event(name));
+    if let Some(tls) = tls.filter(|t| t.enabled) {
+        for weakened in tls.weakened_checks() {
+            tracing::warn!(component_id = %name, "{weakened}");
+        }
+        let config = tls.client_config().map_err(std::io::Error::other)?;
+        options = options.require_tls(true).tls_client_config(config);
+    }
     if let Some(auth) = auth {
         options = match auth.strategy {
             AuthStrategy::UserPassword => {

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+#[path = "support/certs.rs"]
+mod certs;
 #[path = "support/procs.rs"]
 mod procs;
 use procs::{
@@ -37,7 +39,17 @@ impl NatsServer {
         std::mem::swap(&mut self.child, &mut again.child);
     }
 
+    /// A server that speaks only TLS, with this certificate and key.
+    fn start_tls(store: &Path, crt: &Path, key: &Path) -> Self {
+        let tls = ["--tls", "--tlscert", crt.to_str().unwrap(), "--tlskey", key.to_str().unwrap()];
+        Self::start_with(store, free_port(), &tls)
+    }
+
     fn start_on(store: &Path, port: u16) -> Self {
+        Self::start_with(store, port, &[])
+    }
+
+    fn start_with(store: &Path, port: u16, extra: &[&str]) -> Self {
         // apt-get puts it in /usr/sbin, which a non-root PATH may lack.
         let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
             .into_iter()
@@ -46,6 +58,7 @@ impl NatsServer {
         let child = Command::new(binary)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(store)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -322,6 +335,48 @@ async fn ingest_and_delivery_tiers_deliver_everything_once() {
     let _ = stream.info().await.unwrap();
     let events = emulator.get("/_emulator/events");
     assert!(!events.contains("pat@example.com"), "PHI reached Mixpanel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_tiers_reach_a_tls_only_server_and_trust_only_what_they_are_told() {
+    let dir = temp_dir("nats-tls");
+    let authority = certs::ca("nats test CA");
+    let (crt, key) = certs::write_server_cert(&dir, &authority, &["localhost", "127.0.0.1"]);
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, authority.cert.pem()).unwrap();
+    let nats = NatsServer::start_tls(&dir.join("store"), &crt, &key);
+    let tls = format!("tls.enabled = true\ntls.ca_file = \"{}\"", ca_file.display());
+    let emulator = Emulator::start(&[]);
+
+    // Trusting the private CA, both tiers deliver everything.
+    let port = free_port();
+    let ingest_tier = Phi::serve(&ingest_config(&dir, port, &nats, true, &tls), port);
+    ingest(port, 0, 300).await;
+    let metrics = free_port();
+    let delivery = delivery_config(&dir, "delivery", &nats, &emulator.address, metrics, "");
+    let text = std::fs::read_to_string(&delivery).unwrap();
+    std::fs::write(
+        &delivery,
+        text.replace("jetstream.ack_wait_secs = 2\n", &format!("jetstream.ack_wait_secs = 2\n{tls}\n")),
+    )
+    .unwrap();
+    let delivery_tier = Phi::serve(&delivery, metrics);
+    assert_eq!(wait_accepted(&emulator, 300, Duration::from_secs(30)), 300);
+    drop((ingest_tier, delivery_tier));
+
+    // The public roots alone do not trust the server: nothing is published, nothing sent in clear.
+    let port = free_port();
+    let _untrusting = Phi::serve(&ingest_config(&dir, port, &nats, false, "tls.enabled = true"), port);
+    ingest(port, 1000, 100).await;
+    let client = async_nats::ConnectOptions::new().add_root_certificates(ca_file.clone()).require_tls(true);
+    let js = async_nats::jetstream::new(client.connect(&nats.url).await.unwrap());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stream_messages(&js).await, 300, "a server the sink does not trust got events");
+
+    // Certificate files without `tls.enabled` are refused at validation.
+    let loose = ingest_config(&dir, free_port(), &nats, false, &format!("tls.ca_file = \"{}\"", ca_file.display()));
+    let out = Command::new(procs::PHI).args(["validate", "--config", loose.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("tls.enabled"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,7 @@ use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlu
 use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::nats::NatsAuth;
+use crate::tls::TlsConfig;
 use phi_scrub_core::event::Event;
 
 /// `[sinks.NAME] type = "nats"`.
@@ -33,6 +34,9 @@ pub struct NatsSinkConfig {
     pub jetstream: JetStreamSink,
     #[serde(default)]
     pub auth: Option<NatsAuth>,
+    /// `tls.*`: TLS to the server when `tls.enabled`.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     /// Retry delays.
     #[serde(default)]
     pub request: NatsRequest,
@@ -105,9 +109,7 @@ fn parse(table: toml::Table) -> Result<Box<dyn SinkConfig>, String> {
     if config.subject.is_empty() || config.jetstream.stream.is_empty() {
         return Err("`subject` and `jetstream.stream` must not be empty".into());
     }
-    if let Some(auth) = &config.auth {
-        auth.validate()?;
-    }
+    crate::nats::validate(config.auth.as_ref(), config.tls.as_ref())?;
     let r = &config.request;
     let valid = |v: f64| v.is_finite() && v > 0.0;
     if !valid(r.retry_initial_backoff_secs) || !valid(r.retry_max_backoff_secs) || !valid(r.retry_max_duration_secs) {
@@ -155,7 +157,7 @@ async fn run(
 
 /// Connects and finds or creates the stream.
 async fn start(config: &NatsSinkConfig, name: &str) -> std::io::Result<jetstream::Context> {
-    let client = crate::nats::connect(&config.url, config.auth.as_ref(), name).await?;
+    let client = crate::nats::connect(&config.url, config.auth.as_ref(), config.tls.as_ref(), name).await?;
     let js = jetstream::new(client);
     ensure_stream(&js, config).await?;
     Ok(js)

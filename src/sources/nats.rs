@@ -23,6 +23,7 @@ use crate::fanout::Fanout;
 use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::nats::NatsAuth;
+use crate::tls::TlsConfig;
 use phi_scrub_core::event::{AckGroup, Event};
 
 /// `[sources.NAME] type = "nats"`.
@@ -36,6 +37,9 @@ pub struct NatsSourceConfig {
     pub jetstream: JetStreamSource,
     #[serde(default)]
     pub auth: Option<NatsAuth>,
+    /// `tls.*`: TLS to the server when `tls.enabled`.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
 }
 
 /// `jetstream.*`.
@@ -83,9 +87,7 @@ fn parse(table: toml::Table) -> Result<Box<dyn SourceConfig>, String> {
             "`jetstream.batch`, `jetstream.max_ack_pending` and `jetstream.ack_wait_secs` must be positive".into()
         );
     }
-    if let Some(auth) = &config.auth {
-        auth.validate()?;
-    }
+    crate::nats::validate(config.auth.as_ref(), config.tls.as_ref())?;
     Ok(Box::new(config))
 }
 
@@ -106,7 +108,7 @@ async fn run(
     mut shutdown: watch::Receiver<bool>,
     publisher: Publisher,
 ) -> std::io::Result<Metrics> {
-    let client = crate::nats::connect(&config.url, config.auth.as_ref(), &name).await?;
+    let client = crate::nats::connect(&config.url, config.auth.as_ref(), config.tls.as_ref(), &name).await?;
     let consumer = consumer(&jetstream::new(client), &config).await?;
     let (settled_tx, settled_rx) = mpsc::unbounded_channel::<Settled>();
     let acker = tokio::spawn(ack_settled(settled_rx));
