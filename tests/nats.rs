@@ -3,7 +3,7 @@
 //! stream read back with the NATS client. Fails, not skips, when nats-server is missing
 //! (`.ci/run` installs it).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -246,6 +246,7 @@ fn delivery_config(
     extra: &str,
 ) -> std::path::PathBuf {
     let dead = dir.join(format!("dead-{name}.ndjson"));
+    let source_dead = dir.join(format!("dead-{name}-source.ndjson"));
     let sink = mixpanel_import_sink(
         "stream",
         mixpanel,
@@ -267,8 +268,10 @@ jetstream.stream = "PHI_MIXPANEL"
 jetstream.consumer = "mixpanel-delivery"
 jetstream.batch = 50
 jetstream.ack_wait_secs = 2
+dead_letter.path = "{source_dead}"
 {sink}"#,
-        url = nats.url
+        url = nats.url,
+        source_dead = source_dead.display()
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
@@ -285,11 +288,10 @@ async fn ingest(port: u16, from: usize, n: usize) {
     }
 }
 
-/// Dead letters written by the delivery instances `names`.
+/// Dead letters written by the delivery instances `names`, their sinks' and their sources'.
 fn dead_letters(dir: &Path, names: &[&str]) -> usize {
-    let count =
-        |n: &&str| std::fs::read_to_string(dir.join(format!("dead-{n}.ndjson"))).map_or(0, |t| t.lines().count());
-    names.iter().map(count).sum()
+    let count = |file: String| std::fs::read_to_string(dir.join(file)).map_or(0, |t| t.lines().count());
+    names.iter().map(|n| count(format!("dead-{n}.ndjson")) + count(format!("dead-{n}-source.ndjson"))).sum()
 }
 
 fn accepted_unique(emulator: &Emulator) -> u64 {
@@ -570,4 +572,128 @@ async fn a_sink_that_cannot_start_never_answers_200() {
         .send()
         .await;
     assert!(r.map_or(true, |r| r.status() != 200), "a 200 for events no stream stored");
+}
+
+/// A delivery instance named `name` sending to `mixpanel`, patient with it (it retries for an
+/// hour), with `source` lines added to its `nats` source.
+fn patient_delivery(dir: &Path, name: &str, nats: &NatsServer, mixpanel: &str, metrics: u16, source: &str) -> PathBuf {
+    let patient = "request.retry_attempts = 1000\nrequest.retry_max_duration_secs = 3600\n";
+    let path = delivery_config(dir, name, nats, mixpanel, metrics, patient);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("jetstream.ack_wait_secs = 2\n", &format!("jetstream.ack_wait_secs = 1\n{source}\n"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Waits until the consumer has handed out every message and `held` are unacked.
+async fn wait_held(js: &async_nats::jetstream::Context, held: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let info = consumer_info(js).await;
+        if info.num_ack_pending == held && info.num_pending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never held {held}: {info:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_held_past_ack_wait_is_kept_in_progress_not_redelivered() {
+    let dir = temp_dir("nats-progress");
+    let nats = NatsServer::start(&dir.join("store"));
+    let port = free_port();
+    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    ingest(port, 0, 200).await;
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    // The first instance holds everything, its Mixpanel address dead: it retries for an hour.
+    let dead_address = format!("127.0.0.1:{}", free_port());
+    let m1 = free_port();
+    let mut holder = Phi::serve(&patient_delivery(&dir, "holder", &nats, &dead_address, m1, ""), m1);
+    wait_held(&js, 200, Duration::from_secs(20)).await;
+    // A second instance on the same consumer, with a working Mixpanel: for four times
+    // `ack_wait_secs`, the holder's in-progress acks keep the messages from it.
+    let emulator = Emulator::start(&[]);
+    let m2 = free_port();
+    let _other = Phi::serve(&patient_delivery(&dir, "other", &nats, &emulator.address, m2, ""), m2);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(accepted_unique(&emulator), 0, "a held message was redelivered to another instance");
+    assert_eq!(consumer_info(&js).await.num_ack_pending, 200);
+    // The holder dies: within `ack_wait_secs` the other instance gets and delivers everything.
+    holder.0.kill().unwrap();
+    let _ = holder.0.wait();
+    assert_eq!(wait_accepted(&emulator, 200, Duration::from_secs(30)), 200);
+    assert_eq!(dead_letters(&dir, &["holder", "other"]), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_too_often_becomes_a_dead_letter_with_the_reason() {
+    let dir = temp_dir("nats-max-deliver");
+    let nats = NatsServer::start(&dir.join("store"));
+    let port = free_port();
+    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    ingest(port, 0, 100).await;
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    // Delivered once to an instance that dies holding it, then again: past `max_deliver = 1`.
+    let dead_address = format!("127.0.0.1:{}", free_port());
+    let m1 = free_port();
+    let mut first =
+        Phi::serve(&patient_delivery(&dir, "first", &nats, &dead_address, m1, "jetstream.max_deliver = 1"), m1);
+    wait_held(&js, 100, Duration::from_secs(20)).await;
+    first.0.kill().unwrap();
+    let _ = first.0.wait();
+    let emulator = Emulator::start(&[]);
+    let m2 = free_port();
+    let _second =
+        Phi::serve(&patient_delivery(&dir, "second", &nats, &emulator.address, m2, "jetstream.max_deliver = 1"), m2);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while dead_letters(&dir, &["second"]) < 100 {
+        assert!(Instant::now() < deadline, "only {} dead letters", dead_letters(&dir, &["second"]));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Written by the source with the reason, acked, never sent on.
+    let text = std::fs::read_to_string(dir.join("dead-second-source.ndjson")).unwrap();
+    let letters: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(letters
+        .iter()
+        .all(|d| d["source"] == "stream" && d["reason"].as_str().unwrap().contains("max_deliver = 1")));
+    let ids: std::collections::BTreeSet<&str> =
+        letters.iter().map(|d| d["event"]["properties"]["$insert_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 100);
+    wait_held(&js, 0, Duration::from_secs(10)).await;
+    assert_eq!(accepted_unique(&emulator), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_grace_period_a_delivery_instance_returns_what_it_holds() {
+    let dir = temp_dir("nats-return");
+    let nats = NatsServer::start(&dir.join("store"));
+    let port = free_port();
+    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    ingest(port, 0, 100).await;
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    let dead_address = format!("127.0.0.1:{}", free_port());
+    let m1 = free_port();
+    let config = patient_delivery(&dir, "stopping", &nats, &dead_address, m1, "");
+    let stopping = Command::new(procs::PHI)
+        .args(["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "0.5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(m1);
+    wait_held(&js, 100, Duration::from_secs(20)).await;
+    sigterm(&stopping);
+    let out = stopping.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Not dead letters: nak'ed back to the stream, for an instance that runs.
+    assert!(stderr.contains("returned_at_shutdown 100"), "{stderr}");
+    assert_eq!(dead_letters(&dir, &["stopping"]), 0, "{stderr}");
+    let emulator = Emulator::start(&[]);
+    let m2 = free_port();
+    let _next = Phi::serve(&patient_delivery(&dir, "next", &nats, &emulator.address, m2, ""), m2);
+    assert_eq!(wait_accepted(&emulator, 100, Duration::from_secs(30)), 100);
+    assert_eq!(dead_letters(&dir, &["next"]), 0);
 }

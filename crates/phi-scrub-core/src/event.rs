@@ -23,6 +23,8 @@ pub type OnSettled = Box<dyn FnOnce(bool) + Send>;
 pub struct AckGroup {
     done: Mutex<Option<OnSettled>>,
     failed: AtomicBool,
+    /// The source gets the events again when they fail (a stream that redelivers them).
+    redelivers: bool,
 }
 
 impl fmt::Debug for AckGroup {
@@ -34,7 +36,22 @@ impl fmt::Debug for AckGroup {
 impl AckGroup {
     /// A new group that calls `on_settled` once all its events are settled.
     pub fn new(on_settled: impl FnOnce(bool) + Send + 'static) -> Arc<Self> {
-        Arc::new(Self { done: Mutex::new(Some(Box::new(on_settled))), failed: AtomicBool::new(false) })
+        Arc::new(Self {
+            done: Mutex::new(Some(Box::new(on_settled))),
+            failed: AtomicBool::new(false),
+            redelivers: false,
+        })
+    }
+
+    /// A group whose source delivers its events again when they fail (a stream with a durable
+    /// consumer): a sink that would give such an event up only because the process is
+    /// stopping fails it instead, so it comes back to an instance that is running.
+    pub fn redelivering(on_settled: impl FnOnce(bool) + Send + 'static) -> Arc<Self> {
+        Arc::new(Self {
+            done: Mutex::new(Some(Box::new(on_settled))),
+            failed: AtomicBool::new(false),
+            redelivers: true,
+        })
     }
 
     /// Marks the group as not settled: an event was neither delivered nor kept as a dead
@@ -97,6 +114,11 @@ impl Event {
         }
     }
 
+    /// Whether its source delivers it again if it fails (see [`AckGroup::redelivering`]).
+    pub fn redelivered_on_failure(&self) -> bool {
+        self.metadata.ack.as_ref().is_some_and(|group| group.redelivers)
+    }
+
     /// The same event with a new payload (metadata kept).
     pub fn with_payload(self, payload: Bytes) -> Self {
         Self { payload, metadata: self.metadata }
@@ -134,5 +156,15 @@ mod tests {
         a.fail_ack();
         drop(a);
         assert_eq!(done.try_recv().ok(), Some(false));
+    }
+
+    #[test]
+    fn only_a_redelivering_group_says_its_events_come_back() {
+        let plain = AckGroup::new(|_| {});
+        let again = AckGroup::redelivering(|_| {});
+        let event = |g: &Arc<AckGroup>| Event::new(Bytes::from_static(b"{}"), "t".into()).with_ack(g);
+        assert!(!event(&plain).redelivered_on_failure());
+        assert!(event(&again).redelivered_on_failure());
+        assert!(!Event::new(Bytes::from_static(b"{}"), "t".into()).redelivered_on_failure());
     }
 }

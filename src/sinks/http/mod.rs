@@ -316,7 +316,14 @@ impl Running {
         }
     }
 
+    /// Writes a dead letter, except for an event given up only because the process is stopping
+    /// whose source delivers it again (a stream): that one fails, so it comes back.
     fn dead_letter(&mut self, event: &Event, reason: &GiveUp) -> std::io::Result<()> {
+        if reason.label == GiveUp::DEADLINE_LABEL && event.redelivered_on_failure() {
+            self.metrics.add("returned_at_shutdown", 1);
+            event.fail_ack();
+            return Ok(());
+        }
         self.metrics.add("dead_letters", 1);
         self.metrics.drop_one(reason.label);
         if let Some(w) = &mut self.dead_letters {

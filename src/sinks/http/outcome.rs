@@ -23,8 +23,11 @@ impl GiveUp {
 
     /// The shutdown grace period ended first.
     pub fn deadline() -> Self {
-        Self::new("shutdown deadline", DEADLINE_REASON)
+        Self::new(Self::DEADLINE_LABEL, DEADLINE_REASON)
     }
+
+    /// The label of [`GiveUp::deadline`].
+    pub const DEADLINE_LABEL: &'static str = "shutdown deadline";
 }
 
 /// What became of one batch.

@@ -4,8 +4,13 @@
 //!
 //! Explicit acknowledgements: a message is acked only once every sink it reached delivered it or
 //! wrote it as a dead letter; if one could not, it is nak'ed with a growing delay and comes
-//! again. `jetstream.max_ack_pending` bounds the messages in flight across all instances, and
-//! what is in flight is redelivered after `jetstream.ack_wait_secs` when an instance dies. The
+//! again (a sink stopping at the shutdown deadline fails it rather than dead-lettering it, so it
+//! comes back to a running instance). While a message is held (a sink retrying), it is sent
+//! "in progress" every third of `jetstream.ack_wait_secs`, so it is not delivered to another
+//! instance meanwhile; when an instance dies, what it held is redelivered after
+//! `jetstream.ack_wait_secs`. `jetstream.max_ack_pending` bounds the messages in flight across
+//! all instances. A message delivered more than `jetstream.max_deliver` times is written to
+//! `dead_letter.path` with the reason and acked: never dropped silently, never retried forever. The
 //! client reconnects on its own after a server restart. Redelivered events reach Mixpanel with
 //! the same `$insert_id`, so Mixpanel de-duplicates them: at-least-once delivery, made
 //! effectively-once by Mixpanel, not exactly-once.
@@ -16,15 +21,19 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer::pull, consumer::PullConsumer, AckKind};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::component::{parse_table, BuildError, SourceConfig, SourceContext, SourcePlugin, Task};
 use crate::fanout::Fanout;
 use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::nats::NatsAuth;
+use crate::sinks::dead_letter::{DeadLetterConfig, DeadLetterWriter};
 use crate::tls::TlsConfig;
-use phi_scrub_core::event::{AckGroup, Event};
+use phi_scrub_core::event::Event;
+
+mod acker;
+use acker::Acks;
 
 /// `[sources.NAME] type = "nats"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,6 +49,10 @@ pub struct NatsSourceConfig {
     /// `tls.*`: TLS to the server when `tls.enabled`.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// Where messages delivered more than `jetstream.max_deliver` times are written; required
+    /// unless `jetstream.max_deliver = 0`.
+    #[serde(default)]
+    pub dead_letter: Option<DeadLetterConfig>,
 }
 
 /// `jetstream.*`.
@@ -59,6 +72,9 @@ pub struct JetStreamSource {
     /// How long a message may stay unacked before the server delivers it again.
     #[serde(default = "default_ack_wait")]
     pub ack_wait_secs: f64,
+    /// Deliveries after which a message becomes a dead letter; 0 retries without a limit.
+    #[serde(default = "default_max_deliver")]
+    pub max_deliver: i64,
 }
 
 fn default_batch() -> usize {
@@ -71,6 +87,10 @@ fn default_max_ack_pending() -> i64 {
 
 fn default_ack_wait() -> f64 {
     60.0
+}
+
+fn default_max_deliver() -> i64 {
+    10
 }
 
 /// The `nats` source's registry entry.
@@ -87,6 +107,16 @@ fn parse(table: toml::Table) -> Result<Box<dyn SourceConfig>, String> {
             "`jetstream.batch`, `jetstream.max_ack_pending` and `jetstream.ack_wait_secs` must be positive".into()
         );
     }
+    if j.max_deliver < 0 {
+        return Err("`jetstream.max_deliver` must be 0 (no limit) or more".into());
+    }
+    if j.max_deliver > 0 && config.dead_letter.is_none() {
+        return Err(format!(
+            "a message delivered `jetstream.max_deliver` ({}) times becomes a dead letter: set `dead_letter.path`, \
+             or `jetstream.max_deliver = 0` to retry without a limit",
+            j.max_deliver
+        ));
+    }
     crate::nats::validate(config.auth.as_ref(), config.tls.as_ref())?;
     Ok(Box::new(config))
 }
@@ -98,9 +128,6 @@ impl SourceConfig for NatsSourceConfig {
     }
 }
 
-/// What a settled event tells the acker: the message, and whether every sink kept it.
-type Settled = (jetstream::Message, bool);
-
 async fn run(
     config: NatsSourceConfig,
     name: Arc<str>,
@@ -110,8 +137,10 @@ async fn run(
 ) -> std::io::Result<Metrics> {
     let client = crate::nats::connect(&config.url, config.auth.as_ref(), config.tls.as_ref(), &name).await?;
     let consumer = consumer(&jetstream::new(client), &config).await?;
-    let (settled_tx, settled_rx) = mpsc::unbounded_channel::<Settled>();
-    let acker = tokio::spawn(ack_settled(settled_rx));
+    let mut dead_letters =
+        config.dead_letter.as_ref().map(|c| DeadLetterWriter::open_for_source(&name, c)).transpose()?;
+    let progress_every = Duration::from_secs_f64(config.jetstream.ack_wait_secs / 3.0).max(Duration::from_millis(50));
+    let (mut acks, acker) = Acks::start(progress_every);
     let mut metrics = Metrics::default();
     let log = Throttle::default();
     while !*shutdown.borrow_and_update() {
@@ -119,19 +148,22 @@ async fn run(
         // it had made, and an event dropped unsent settles as kept, which would ack messages
         // nobody delivered. A fetch waits at most a second; what it got is sent on (and
         // delivered within the grace period) even when the signal came meanwhile.
-        let batch = match fetch(&consumer, &config, &name, &settled_tx).await {
-            Ok(batch) if batch.is_empty() => continue,
-            Ok(batch) => batch,
-            Err(()) => {
-                // The server is away: the client reconnects; ask again shortly.
-                metrics.add("fetch_errors", 1);
-                if let Some(held_back) = log.permit("fetch failed") {
-                    tracing::warn!(lines_held_back = held_back, "cannot fetch from the consumer; asking again");
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
+        let Ok(messages) = fetch(&consumer, config.jetstream.batch).await else {
+            // The server is away: the client reconnects; ask again shortly.
+            metrics.add("fetch_errors", 1);
+            if let Some(held_back) = log.permit("fetch failed") {
+                tracing::warn!(lines_held_back = held_back, "cannot fetch from the consumer; asking again");
             }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
         };
+        let (messages, exhausted) = split_exhausted(messages, config.jetstream.max_deliver);
+        give_up(exhausted, config.jetstream.max_deliver, &name, &mut dead_letters, &mut metrics, &log).await;
+        if messages.is_empty() {
+            publisher.publish(&metrics);
+            continue;
+        }
+        let batch: Vec<Event> = messages.into_iter().map(|m| acks.event(m, &name)).collect();
         metrics.events_in += batch.len() as u64;
         metrics.bytes_in += batch.iter().map(|e| e.payload.len() as u64).sum::<u64>();
         let count = batch.len() as u64;
@@ -143,9 +175,66 @@ async fn run(
     }
     // Downstream closes; the acker ends once every event in flight is settled.
     drop(out);
-    drop(settled_tx);
-    let _ = acker.await;
+    drop(acks);
+    if let Ok(counts) = acker.await {
+        metrics.add("acked", counts.acked);
+        metrics.add("naked", counts.naked);
+        metrics.add("in_progress_sent", counts.in_progress);
+    }
+    if let Some(writer) = dead_letters {
+        writer.finish()?;
+    }
     Ok(metrics)
+}
+
+/// Separates the messages delivered more than `max_deliver` times (0: no limit).
+fn split_exhausted(
+    messages: Vec<jetstream::Message>,
+    max_deliver: i64,
+) -> (Vec<jetstream::Message>, Vec<(jetstream::Message, i64)>) {
+    let mut fresh = Vec::with_capacity(messages.len());
+    let mut exhausted = Vec::new();
+    for message in messages {
+        let delivered = message.info().map_or(1, |i| i.delivered);
+        if max_deliver > 0 && delivered > max_deliver {
+            exhausted.push((message, delivered));
+        } else {
+            fresh.push(message);
+        }
+    }
+    (fresh, exhausted)
+}
+
+/// Writes messages delivered too often as dead letters, then acks them; one that cannot be
+/// written is nak'ed instead, so it is never dropped unrecorded.
+async fn give_up(
+    exhausted: Vec<(jetstream::Message, i64)>,
+    max_deliver: i64,
+    name: &Arc<str>,
+    dead_letters: &mut Option<DeadLetterWriter>,
+    metrics: &mut Metrics,
+    log: &Throttle,
+) {
+    let Some(writer) = dead_letters.as_mut() else { return };
+    for (message, delivered) in exhausted {
+        let event = Event::new(message.payload.clone(), name.clone());
+        let reason = format!(
+            "delivered {delivered} times without every sink keeping it (jetstream.max_deliver = {max_deliver})"
+        );
+        let written = writer.write(&event, &reason).and_then(|()| writer.flush());
+        if let Err(e) = written {
+            metrics.add("dead_letters_lost", 1);
+            tracing::error!(error = %e, "cannot write a dead letter; the message stays in the stream");
+            let _ = message.ack_with(AckKind::Nak(Some(acker::nak_delay(&message)))).await;
+            continue;
+        }
+        metrics.add("dead_letters", 1);
+        metrics.drop_one("max deliveries");
+        if let Some(held_back) = log.permit("max deliveries") {
+            tracing::error!(delivered, max_deliver, lines_held_back = held_back, "gave a message up as a dead letter");
+        }
+        let _ = message.ack().await;
+    }
 }
 
 /// The durable pull consumer, created if missing.
@@ -169,46 +258,14 @@ async fn consumer(js: &jetstream::Context, config: &NatsSourceConfig) -> std::io
         .map_err(|e| std::io::Error::other(format!("cannot create or find consumer `{}`: {e}", j.consumer)))
 }
 
-/// One fetch: up to `jetstream.batch` messages (waiting at most a second for them), each an
-/// event whose settling is reported to the acker.
-async fn fetch(
-    consumer: &PullConsumer,
-    config: &NatsSourceConfig,
-    name: &Arc<str>,
-    settled: &mpsc::UnboundedSender<Settled>,
-) -> Result<Vec<Event>, ()> {
-    let mut messages = consumer
-        .fetch()
-        .max_messages(config.jetstream.batch)
-        .expires(Duration::from_secs(1))
-        .messages()
-        .await
-        .map_err(|_| ())?;
-    let mut batch = Vec::new();
-    while let Some(message) = messages.next().await {
+/// One fetch: up to `batch` messages, waiting at most a second for them.
+async fn fetch(consumer: &PullConsumer, batch: usize) -> Result<Vec<jetstream::Message>, ()> {
+    let mut stream =
+        consumer.fetch().max_messages(batch).expires(Duration::from_secs(1)).messages().await.map_err(|_| ())?;
+    let mut messages = Vec::new();
+    while let Some(message) = stream.next().await {
         let Ok(message) = message else { break };
-        let payload = message.payload.clone();
-        let settled = settled.clone();
-        let group = AckGroup::new(move |ok| {
-            // The acker is gone only when the source has ended; the server redelivers then.
-            let _ = settled.send((message, ok));
-        });
-        batch.push(Event::new(payload, name.clone()).with_ack(&group));
+        messages.push(message);
     }
-    Ok(batch)
-}
-
-/// Acks the messages whose events every sink kept, and naks the others with a delay that grows
-/// with their delivery count (1 s, 2 s, 4 s… at most a minute), until the source ends and every
-/// event in flight is settled.
-async fn ack_settled(mut settled: mpsc::UnboundedReceiver<Settled>) {
-    while let Some((message, ok)) = settled.recv().await {
-        if ok {
-            let _ = message.ack().await;
-            continue;
-        }
-        let delivered = message.info().map_or(1, |i| i.delivered).clamp(1, 7);
-        let delay = Duration::from_secs(1 << (delivered - 1)).min(Duration::from_secs(60));
-        let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
-    }
+    Ok(messages)
 }
