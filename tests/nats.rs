@@ -697,3 +697,32 @@ async fn past_its_grace_period_a_delivery_instance_returns_what_it_holds() {
     assert_eq!(wait_accepted(&emulator, 100, Duration::from_secs(30)), 100);
     assert_eq!(dead_letters(&dir, &["next"]), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_acknowledgements_a_full_stream_answers_503_instead_of_hanging() {
+    let dir = temp_dir("nats-full-acked");
+    let nats = NatsServer::start(&dir.join("store"));
+    let port = free_port();
+    let _phi = Phi::serve(&ingest_config(&dir, port, &nats, true, "jetstream.max_bytes = 20000"), port);
+    // Like an SDK: a request that has no answer in 3 seconds is given up and retried later.
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().unwrap();
+    let post = |i: usize| {
+        let request = client.post(format!("http://127.0.0.1:{port}/v1/track")).json(&track(i));
+        async move { request.send().await.map(|r| (r.status().as_u16(), r.headers().contains_key("retry-after"))) }
+    };
+    let mut accepted = 0;
+    while let Ok((200, _)) = post(accepted).await {
+        accepted += 1;
+        assert!(accepted < 5000, "the stream never filled");
+    }
+    // The stream is full and what was sent since waits in the pipeline: concurrent senders fill
+    // it, and are then told 503 with Retry-After within the wait for room, not left hanging.
+    let started = Instant::now();
+    let answers = futures_util::future::join_all((0..60).map(|i| post(10_000 + i))).await;
+    let busy = answers.iter().filter(|a| matches!(a, Ok((503, true)))).count();
+    assert!(busy > 0, "no 503 with Retry-After: {answers:?}");
+    assert!(answers.iter().all(|a| !matches!(a, Ok((200, _)))), "a 200 for an event not in the stream");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    assert_eq!(stream_messages(&js).await, accepted as u64, "every 200 is in the stream, and nothing else fit");
+}

@@ -198,6 +198,9 @@ pub async fn run(
     Ok(metrics)
 }
 
+/// How long a request with acknowledgements waits for room in a full pipeline before its 503.
+const ROOM_WAIT: Duration = Duration::from_secs(1);
+
 /// A client has this long to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -427,8 +430,14 @@ async fn deliver(
         });
         batch = batch.into_iter().map(|e| e.with_ack(&group)).collect();
         drop(group);
-        if out.send(batch).await.is_err() {
-            return Err(refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "shutting down", "shutting down"));
+        // A full pipeline is waited for a moment, then answered 503 like without
+        // acknowledgements: a stuck sink (a full stream) must reach the sender, not hang it. With
+        // several consumers, a send cut short may have reached some: the sender's retry then
+        // makes duplicates, which the stream and Mixpanel drop by id.
+        match tokio::time::timeout(ROOM_WAIT, out.send(batch)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "shutting down", "shutting down")),
+            Err(_) => return Err(busy(ctx, "pipeline full", "pipeline full, retry later")),
         }
         count_in(ctx, count, bytes);
         return match done.await {
