@@ -319,3 +319,73 @@ path = "{}"
     assert_eq!(copy.lines().count(), 100);
     assert!(copy.lines().all(|l| serde_json::from_str::<Value>(l).unwrap()["properties"].get("i").is_none()));
 }
+
+/// `GET` on the metrics address: (status, body).
+fn probe(port: u16, path: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: probe\r\n\r\n").unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned())
+}
+
+fn wait_ready(port: u16, want: u16) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, body) = probe(port, "/ready");
+        if status == want {
+            return body;
+        }
+        assert!(std::time::Instant::now() < deadline, "/ready stayed {status}: {body}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_sink_past_its_retry_budget_is_not_ready_until_it_delivers_again() {
+    let dir = temp_dir("http-ready");
+    // Mixpanel answers 500 to everything: each batch exhausts its two retries.
+    let failing = Emulator::start(&["--rate-500", "1.0"]);
+    let address = failing.address.clone();
+    let (port, metrics) = (procs::free_port(), procs::free_port());
+    let settings = "batch.timeout_secs = 0.05\nrequest.retry_attempts = 2\nrequest.retry_initial_backoff_secs = 0.01
+request.retry_max_backoff_secs = 0.02";
+    let dead = dir.join("dead.ndjson");
+    let sink = mixpanel_import_sink("in", &address, "svc-secret", &dead.display().to_string(), settings);
+    let config = format!(
+        "[metrics]\naddress = \"127.0.0.1:{metrics}\"\n[sources.in]\ntype = \"http_server\"\naddress = \"127.0.0.1:{port}\"\n{sink}"
+    );
+    let path = dir.join("ready.toml");
+    std::fs::write(&path, config).unwrap();
+    let _phi = procs::Phi::serve(&path, port);
+    procs::wait_listening(metrics);
+    assert_eq!(wait_ready(metrics, 200), "ready\n");
+    let post = |i: usize| {
+        let body = format!(
+            "{{\"event\":\"e\",\"properties\":{{\"time\":{},\"distinct_id\":\"d\",\"$insert_id\":\"id{i}\"}}}}\n",
+            time::OffsetDateTime::now_utc().unix_timestamp()
+        );
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let head = format!(
+            "POST /events HTTP/1.0\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        let mut response = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"), "{response}");
+    };
+    post(0);
+    // Given up after its retries: not ready, naming the sink; alive all the same.
+    assert!(wait_ready(metrics, 503).contains("mixpanel"));
+    assert_eq!(probe(metrics, "/health").0, 200);
+    // Mixpanel comes back on the same address: the next batch is delivered, and it is ready.
+    drop(failing);
+    let healthy = Emulator::start(&["--address", &address]);
+    post(1);
+    assert_eq!(wait_ready(metrics, 200), "ready\n");
+    assert_eq!(healthy.stats()["accepted_unique"], 1);
+    assert_eq!(dead_letters(&dir).len(), 1);
+}
