@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 #[path = "support/procs.rs"]
 mod procs;
-use procs::{free_port, mixpanel_import_sink, recent_timestamp, sigterm, temp_dir, wait_listening, Emulator, PHI};
+use procs::{free_port, mixpanel_import_sink, recent_timestamp, sigterm, temp_dir, wait_listening, Emulator, Phi, PHI};
 
 const HMAC_KEY: &str = "logs-test-hmac-key-SECRET-0123456789";
 const WRITE_KEY: &str = "logs-test-write-key-SECRET";
@@ -72,13 +72,21 @@ async fn failing_run(format: &str) -> String {
     let refusing = Emulator::start(&["--secret", MIXPANEL_SECRET]);
     let failing = Emulator::start(&["--secret", MIXPANEL_SECRET, "--rate-500", "1.0"]);
     let port = free_port();
-    let child = Command::new(PHI)
+    let mut child = Command::new(PHI)
         .args(["run", "--config", config(&dir, port, &refusing, &failing).to_str().unwrap(), "--log-format", format])
         .env("PHI_SCRUB_LOG", "trace")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Drained as it comes (a full pipe would stall the process); killed if the test fails.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+        text
+    });
+    let mut phi = Phi(child);
     wait_listening(port);
     let url = format!("http://127.0.0.1:{port}/v1/batch");
     let client = reqwest::Client::new();
@@ -100,10 +108,9 @@ async fn failing_run(format: &str) -> String {
         assert!(Instant::now() < deadline, "the sinks did not settle every event");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    sigterm(&child);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stderr).unwrap()
+    sigterm(&phi.0);
+    assert!(phi.0.wait().unwrap().success());
+    reader.join().unwrap()
 }
 
 fn lines(path: &Path) -> usize {

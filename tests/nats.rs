@@ -676,18 +676,25 @@ async fn past_its_grace_period_a_delivery_instance_returns_what_it_holds() {
     let dead_address = format!("127.0.0.1:{}", free_port());
     let m1 = free_port();
     let config = patient_delivery(&dir, "stopping", &nats, &dead_address, m1, "");
-    let stopping = Command::new(procs::PHI)
+    let mut child = Command::new(procs::PHI)
         .args(["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "0.5"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+        text
+    });
+    let mut stopping = Phi(child);
     wait_listening(m1);
     wait_held(&js, 100, Duration::from_secs(20)).await;
-    sigterm(&stopping);
-    let out = stopping.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    sigterm(&stopping.0);
+    let status = stopping.0.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(status.success(), "{stderr}");
     // Not dead letters: nak'ed back to the stream, for an instance that runs.
     assert!(stderr.contains("returned_at_shutdown 100"), "{stderr}");
     assert_eq!(dead_letters(&dir, &["stopping"]), 0, "{stderr}");
