@@ -13,12 +13,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use phi_scrub_core::event::Event;
 use phi_scrub_core::metrics::Metrics;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use crate::fanout::Fanout;
+use crate::fanout::{Fanout, Input};
 use crate::metrics::Publisher;
 
 /// A running source or sink: ends with the component's counters, or the error that stopped it.
@@ -101,7 +100,7 @@ pub struct SinkContext<'a> {
     /// The component's name.
     pub name: String,
     /// Batches from every input of the sink.
-    pub input: mpsc::Receiver<Vec<Event>>,
+    pub input: Input,
     /// Flips when the shutdown grace period is over.
     pub deadline: watch::Receiver<bool>,
     /// The component's handle on the live metrics.

@@ -6,9 +6,9 @@
 
 use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::mpsc;
 
 use crate::component::{parse_table, BuildError, Resource, SinkConfig, SinkContext, SinkPlugin, Task};
+use crate::fanout::Input;
 use crate::metrics::{Metrics, Publisher};
 use phi_scrub_core::event::Event;
 use phi_scrub_json::write_escaped_str;
@@ -44,11 +44,7 @@ impl SinkConfig for ConsoleConfig {
 }
 
 /// Writes every event received on `rx` to `writer` until all inputs close.
-pub async fn run<W: AsyncWrite + Unpin>(
-    writer: W,
-    rx: mpsc::Receiver<Vec<Event>>,
-    publisher: Publisher,
-) -> std::io::Result<Metrics> {
+pub async fn run<W: AsyncWrite + Unpin>(writer: W, rx: Input, publisher: Publisher) -> std::io::Result<Metrics> {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
     let metrics = write_all(&mut out, rx, &publisher).await?;
     out.flush().await?;
@@ -58,7 +54,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
 /// Writes events as NDJSON lines until all inputs close (the caller flushes).
 pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     out: &mut W,
-    mut rx: mpsc::Receiver<Vec<Event>>,
+    mut rx: Input,
     publisher: &Publisher,
 ) -> std::io::Result<Metrics> {
     let mut metrics = Metrics::default();

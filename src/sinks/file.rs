@@ -6,11 +6,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc;
 
 use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlugin, Task};
+use crate::fanout::Input;
 use crate::metrics::{Metrics, Publisher};
-use phi_scrub_core::event::Event;
 
 /// `[sinks.NAME] type = "file"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,11 +41,7 @@ impl SinkConfig for FileSinkConfig {
 }
 
 /// Appends every event received on `rx` to the file until all inputs close.
-pub async fn run(
-    config: FileSinkConfig,
-    rx: mpsc::Receiver<Vec<Event>>,
-    publisher: Publisher,
-) -> std::io::Result<Metrics> {
+pub async fn run(config: FileSinkConfig, rx: Input, publisher: Publisher) -> std::io::Result<Metrics> {
     let file = tokio::fs::OpenOptions::new().create(true).append(true).open(&config.path).await?;
     let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
     let metrics = super::console::write_all(&mut file, rx, &publisher).await?;

@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, context::Publish, stream};
 use serde::Deserialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlugin, Task};
+use crate::fanout::Input;
 use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::nats::NatsAuth;
@@ -128,21 +129,15 @@ impl SinkConfig for NatsSinkConfig {
 async fn run(
     config: NatsSinkConfig,
     name: String,
-    mut rx: mpsc::Receiver<Vec<Event>>,
+    mut rx: Input,
     mut deadline: watch::Receiver<bool>,
     publisher: Publisher,
 ) -> std::io::Result<Metrics> {
     let js = match start(&config, &name).await {
         Ok(js) => js,
-        Err(e) => {
-            // Batches already queued must not be dropped unsent: an event dropped so would settle
-            // as kept, and an acknowledged sender would get a 200 for an event never stored.
-            rx.close();
-            while let Ok(batch) = rx.try_recv() {
-                batch.iter().for_each(Event::fail_ack);
-            }
-            return Err(e);
-        }
+        // Batches already queued fail their acknowledgements when `rx` is dropped: an acknowledged
+        // sender never gets a 200 for an event never stored.
+        Err(e) => return Err(e),
     };
     let mut metrics = Metrics::default();
     let log = Throttle::default();

@@ -11,10 +11,9 @@ use tracing::Instrument;
 
 use crate::component::{SinkContext, SourceContext, Stdio, Task};
 use crate::config::{split_input, PipelineConfig};
-use crate::fanout::Fanout;
+use crate::fanout::{Fanout, Input};
 use crate::metrics::{Metrics, Registry, RunSummary};
 use crate::shutdown::Shutdown;
-use phi_scrub_core::event::Event;
 use phi_scrub_core::transform::DROPPED_OUTPUT;
 
 use super::transform_task::{run_transform, TransformOutputs};
@@ -27,7 +26,7 @@ type OutputId = (String, Option<String>);
 #[derive(Debug, Default)]
 pub(super) struct Edges {
     fanouts: BTreeMap<OutputId, Fanout>,
-    receivers: BTreeMap<String, mpsc::Receiver<Vec<Event>>>,
+    receivers: BTreeMap<String, Input>,
 }
 
 impl Edges {
@@ -43,7 +42,7 @@ impl Edges {
                 let id = (component.to_owned(), output.map(str::to_owned));
                 edges.fanouts.entry(id).or_default().push(tx.clone());
             }
-            edges.receivers.insert(name.clone(), rx);
+            edges.receivers.insert(name.clone(), Input::new(rx));
         }
         edges
     }
@@ -52,7 +51,7 @@ impl Edges {
         self.fanouts.remove(&(name.to_owned(), output.map(str::to_owned))).unwrap_or_default()
     }
 
-    fn take_input(&mut self, name: &str) -> Result<mpsc::Receiver<Vec<Event>>, TopologyError> {
+    fn take_input(&mut self, name: &str) -> Result<Input, TopologyError> {
         self.receivers.remove(name).ok_or(TopologyError::Panicked)
     }
 }

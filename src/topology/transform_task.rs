@@ -6,10 +6,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::fanout::Fanout;
+use crate::fanout::{Fanout, Input};
 use crate::metrics::{Metrics, Publisher};
 use phi_scrub_core::event::{AckGroup, Event};
 use phi_scrub_core::transform::{FunctionTransform, OutputBuffer, DROPPED_OUTPUT};
@@ -24,7 +23,7 @@ pub(super) struct TransformOutputs {
 }
 
 /// The transform's input, shared by its workers: one waits on it at a time.
-type SharedInput = Arc<tokio::sync::Mutex<mpsc::Receiver<Vec<Event>>>>;
+type SharedInput = Arc<tokio::sync::Mutex<Input>>;
 
 /// Each worker's latest counters, summed for the live metrics.
 #[derive(Debug, Clone)]
@@ -47,7 +46,7 @@ impl Counters {
 /// the summed counters, or an error if a worker panicked.
 pub(super) async fn run_transform(
     instances: Vec<Box<dyn FunctionTransform>>,
-    rx: mpsc::Receiver<Vec<Event>>,
+    rx: Input,
     outputs: TransformOutputs,
     publisher: Publisher,
 ) -> std::io::Result<Metrics> {
@@ -168,9 +167,9 @@ mod tests {
     async fn run_one(
         batch: Vec<Event>,
         consumer: bool,
-    ) -> (std::io::Result<Metrics>, Option<mpsc::Receiver<Vec<Event>>>) {
-        let (tx, rx) = mpsc::channel(4);
-        let (out_tx, out_rx) = mpsc::channel(4);
+    ) -> (std::io::Result<Metrics>, Option<tokio::sync::mpsc::Receiver<Vec<Event>>>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let (out_tx, out_rx) = tokio::sync::mpsc::channel(4);
         let mut primary = Fanout::default();
         primary.push(out_tx);
         let out_rx = if consumer {
@@ -184,8 +183,13 @@ mod tests {
         let outputs = TransformOutputs { primary, dropped: Fanout::default() };
         let instances: Vec<Box<dyn FunctionTransform>> = vec![Box::new(Echo::default()), Box::new(Echo::default())];
         (
-            run_transform(instances, rx, outputs, crate::metrics::Registry::default().publisher("transform", "t"))
-                .await,
+            run_transform(
+                instances,
+                Input::new(rx),
+                outputs,
+                crate::metrics::Registry::default().publisher("transform", "t"),
+            )
+            .await,
             out_rx,
         )
     }

@@ -17,7 +17,7 @@ mod response;
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -28,6 +28,7 @@ pub use encode::encode;
 pub use outcome::{BatchOutcome, GiveUp, DEADLINE_REASON};
 
 use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlugin, Task};
+use crate::fanout::Input;
 use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::sinks::dead_letter::DeadLetterWriter;
@@ -84,7 +85,7 @@ impl Pending {
 pub async fn run(
     name: &str,
     settings: HttpSettings,
-    mut rx: mpsc::Receiver<Vec<Event>>,
+    mut rx: Input,
     deadline: watch::Receiver<bool>,
     publisher: Publisher,
 ) -> std::io::Result<Metrics> {
