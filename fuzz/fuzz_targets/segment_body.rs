@@ -17,13 +17,14 @@ fn check_event(bytes: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let mut state = ScanState::default();
+    let data = &bytes::Bytes::copy_from_slice(data);
     if let Ok((calls, _)) = prepare_batch(data, 4096, 50, &mut state) {
         assert!(calls.len() <= 50);
         for c in &calls {
             check_event(&c.event);
         }
     }
-    if let Ok(call) = prepare_call(data, Some("page"), &mut state) {
+    if let Ok(call) = prepare_call(data, "page", &mut state) {
         check_event(&call.event);
     }
     if let Ok(events) = split_generic(data, data.first() == Some(&b'\n'), 4096, &mut state) {

@@ -233,7 +233,7 @@ async fn serve_connection(stream: TcpStream, tls: Option<TlsAcceptor>, ctx: Arc<
 type Answer = Response<Full<Bytes>>;
 
 /// A request's events, and the write key its body carried.
-type Received = (Vec<Vec<u8>>, Option<String>);
+type Received = (Vec<Bytes>, Option<String>);
 
 fn reply(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     let body = if status == StatusCode::OK {
@@ -326,7 +326,7 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Result<Response<Full<Bytes>
 
 /// The events of a body read from `endpoint`, and the write key it carried; or the answer
 /// refusing it.
-fn events_of(body: &[u8], endpoint: Endpoint, ndjson: bool, ctx: &Ctx) -> Result<Received, Box<Answer>> {
+fn events_of(body: &Bytes, endpoint: Endpoint, ndjson: bool, ctx: &Ctx) -> Result<Received, Box<Answer>> {
     let mut state = ScanState::default();
     let refused = |e: BodyError| Box::new(body_error(ctx, &e));
     match endpoint {
@@ -334,7 +334,7 @@ fn events_of(body: &[u8], endpoint: Endpoint, ndjson: bool, ctx: &Ctx) -> Result
             if body.len() > ctx.config.max_event_bytes {
                 return Err(Box::new(refuse(ctx, StatusCode::PAYLOAD_TOO_LARGE, "too large", "event over 32 KB")));
             }
-            let c = prepare_call(body, Some(call), &mut state).map_err(refused)?;
+            let c = prepare_call(body, call, &mut state).map_err(refused)?;
             Ok((vec![c.event], c.write_key))
         }
         Endpoint::Batch => {
@@ -412,13 +412,9 @@ fn busy(ctx: &Ctx, label: &'static str, message: &str) -> Response<Full<Bytes>> 
     r
 }
 
-async fn deliver(
-    events: Vec<Vec<u8>>,
-    bytes: usize,
-    ctx: &Ctx,
-) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
+async fn deliver(events: Vec<Bytes>, bytes: usize, ctx: &Ctx) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
     let count = events.len() as u64;
-    let mut batch: Vec<Event> = events.into_iter().map(|e| Event::new(Bytes::from(e), ctx.name.clone())).collect();
+    let mut batch: Vec<Event> = events.into_iter().map(|e| Event::new(e, ctx.name.clone())).collect();
     let out = ctx.out.lock().ok().and_then(|o| o.clone());
     let Some(mut out) = out else {
         return Err(refuse(ctx, StatusCode::SERVICE_UNAVAILABLE, "shutting down", "shutting down"));
