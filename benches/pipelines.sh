@@ -53,7 +53,7 @@ http_round() {  # [perf]: also profile the phi-scrub process
   until curl -s -o /dev/null "http://127.0.0.1:$PHI_PORT/"; do sleep 0.05; done
   local perf_pid=""
   if [ "${1:-}" = perf ]; then
-    perf record -q -F 999 -g -p "$phi" -o "$work/perf.data" 2> /dev/null &
+    perf record -q -F 499 --call-graph dwarf,16384 -p "$phi" -o "$work/perf.data" 2> /dev/null &
     perf_pid=$!
   fi
   local started=$(date +%s.%N)
@@ -101,7 +101,7 @@ PY
 if command -v perf > /dev/null && perf record -q -o /dev/null true 2> /dev/null; then
   http_round perf
   echo
-  echo "Where the HTTP path's phi-scrub CPU goes (perf, self time by stage; one profiled round):"
+  echo "Where the HTTP path's phi-scrub CPU goes (perf, samples by the stage on their stack; one profiled round):"
   last=$(tail -1 "$work/http")
   python3 benches/support/stages.py "$work/perf.data" "$(echo "$last" | awk -v t="$(getconf CLK_TCK)" '{print $3 / t}')" "$N"
 fi
