@@ -435,10 +435,15 @@ async fn a_restarted_nats_server_loses_nothing() {
 }
 
 async fn consumer_info(js: &async_nats::jetstream::Context) -> async_nats::jetstream::consumer::Info {
-    let stream = js.get_stream("PHI_MIXPANEL").await.unwrap();
+    try_consumer_info(js).await.expect("the consumer exists")
+}
+
+/// The consumer's state, or `None` while no delivery instance has created it yet.
+async fn try_consumer_info(js: &async_nats::jetstream::Context) -> Option<async_nats::jetstream::consumer::Info> {
+    let stream = js.get_stream("PHI_MIXPANEL").await.ok()?;
     let mut consumer: async_nats::jetstream::consumer::PullConsumer =
-        stream.get_consumer("mixpanel-delivery").await.unwrap();
-    consumer.info().await.unwrap().clone()
+        stream.get_consumer("mixpanel-delivery").await.ok()?;
+    consumer.info().await.ok().cloned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -590,8 +595,8 @@ fn patient_delivery(dir: &Path, name: &str, nats: &NatsServer, mixpanel: &str, m
 async fn wait_held(js: &async_nats::jetstream::Context, held: usize, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let info = consumer_info(js).await;
-        if info.num_ack_pending == held && info.num_pending == 0 {
+        let info = try_consumer_info(js).await;
+        if info.as_ref().is_some_and(|i| i.num_ack_pending == held && i.num_pending == 0) {
             return;
         }
         assert!(Instant::now() < deadline, "never held {held}: {info:?}");
