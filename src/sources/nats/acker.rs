@@ -68,7 +68,7 @@ struct Held {
 async fn run(mut notes: mpsc::UnboundedReceiver<Note>, progress_every: Duration) -> AckCounts {
     let mut held: HashMap<u64, Held> = HashMap::new();
     let mut counts = AckCounts::default();
-    let mut tick = tokio::time::interval(progress_every);
+    let mut tick = tokio::time::interval(progress_every / 2);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

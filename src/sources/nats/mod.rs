@@ -6,7 +6,7 @@
 //! wrote it as a dead letter; if one could not, it is nak'ed with a growing delay and comes
 //! again (a sink stopping at the shutdown deadline fails it rather than dead-lettering it, so it
 //! comes back to a running instance). While a message is held (a sink retrying), it is sent
-//! "in progress" every third of `jetstream.ack_wait_secs`, so it is not delivered to another
+//! "in progress" every quarter of `jetstream.ack_wait_secs`, so it is not delivered to another
 //! instance meanwhile; when an instance dies, what it held is redelivered after
 //! `jetstream.ack_wait_secs`. `jetstream.max_ack_pending` bounds the messages in flight across
 //! all instances. A message delivered more than `jetstream.max_deliver` times is written to
@@ -139,7 +139,9 @@ async fn run(
     let consumer = consumer(&jetstream::new(client), &config).await?;
     let mut dead_letters =
         config.dead_letter.as_ref().map(|c| DeadLetterWriter::open_for_source(&name, c)).transpose()?;
-    let progress_every = Duration::from_secs_f64(config.jetstream.ack_wait_secs / 3.0).max(Duration::from_millis(50));
+    // A quarter of ack_wait, checked twice as often: a message fetched up to a second before the
+    // acker hears of it still gets its "in progress" within ack_wait (down to ack_wait = 2 s).
+    let progress_every = Duration::from_secs_f64(config.jetstream.ack_wait_secs / 4.0).max(Duration::from_millis(50));
     let (mut acks, acker) = Acks::start(progress_every);
     let mut metrics = Metrics::default();
     let log = Throttle::default();
