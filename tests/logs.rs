@@ -72,21 +72,12 @@ async fn failing_run(format: &str) -> String {
     let refusing = Emulator::start(&["--secret", MIXPANEL_SECRET]);
     let failing = Emulator::start(&["--secret", MIXPANEL_SECRET, "--rate-500", "1.0"]);
     let port = free_port();
-    let mut child = Command::new(PHI)
-        .args(["run", "--config", config(&dir, port, &refusing, &failing).to_str().unwrap(), "--log-format", format])
-        .env("PHI_SCRUB_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Drained as it comes (a full pipe would stall the process); killed if the test fails.
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
-        text
-    });
-    let mut phi = Phi(child);
+    let config = config(&dir, port, &refusing, &failing);
+    // Killed if the test fails.
+    let (mut phi, reader) = Phi::spawn_with_stderr(
+        &["run", "--config", config.to_str().unwrap(), "--log-format", format],
+        &[("PHI_SCRUB_LOG", "trace")],
+    );
     wait_listening(port);
     let url = format!("http://127.0.0.1:{port}/v1/batch");
     let client = reqwest::Client::new();

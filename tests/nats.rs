@@ -681,19 +681,8 @@ async fn past_its_grace_period_a_delivery_instance_returns_what_it_holds() {
     let dead_address = format!("127.0.0.1:{}", free_port());
     let m1 = free_port();
     let config = patient_delivery(&dir, "stopping", &nats, &dead_address, m1, "");
-    let mut child = Command::new(procs::PHI)
-        .args(["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "0.5"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
-        text
-    });
-    let mut stopping = Phi(child);
+    let (mut stopping, reader) =
+        Phi::spawn_with_stderr(&["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "0.5"], &[]);
     wait_listening(m1);
     wait_held(&js, 100, Duration::from_secs(20)).await;
     sigterm(&stopping.0);

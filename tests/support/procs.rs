@@ -71,6 +71,27 @@ impl Phi {
     }
 }
 
+impl Phi {
+    /// Starts `phi-scrub ARGS` with `envs`, its stderr drained by a thread as it comes (a full
+    /// pipe would stall the process); the thread gives the whole of it once the process ends.
+    pub fn spawn_with_stderr(args: &[&str], envs: &[(&str, &str)]) -> (Self, std::thread::JoinHandle<String>) {
+        let mut child = Command::new(PHI)
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            stderr.read_to_string(&mut text).unwrap();
+            text
+        });
+        (Self(child), reader)
+    }
+}
+
 impl Drop for Phi {
     fn drop(&mut self) {
         let _ = self.0.kill();
