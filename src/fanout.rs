@@ -3,7 +3,9 @@
 //! components (which send on them), so neither imports the other.
 //!
 //! Back-pressure: a send waits until every downstream input has room. A component's [`Input`]
-//! fails the acknowledgements of whatever is still queued when it is dropped early.
+//! fails the acknowledgements of whatever is still queued when it is dropped early, and a batch
+//! sent while some downstream component has already ended fails its acknowledgements too: that
+//! component will never deliver its copy.
 
 use tokio::sync::mpsc;
 
@@ -35,35 +37,38 @@ impl Fanout {
         self.senders.push(sender);
     }
 
-    /// Sends `batch` downstream; fails only when no downstream is left to take it, and then
-    /// fails the batch's acknowledgements (its events are lost, never reported delivered).
+    /// Sends `batch` downstream; fails only when no downstream is left to take it. When any
+    /// downstream has ended (early: an error, a panic), the batch's acknowledgements fail, since
+    /// that component's copy is lost; the others still get theirs.
     pub async fn send(&mut self, batch: Vec<Event>) -> Result<(), Closed> {
         let Some((last, rest)) = self.senders.split_last() else {
             return Ok(());
         };
         let mut delivered = false;
         for sender in rest {
-            delivered |= sender.send(batch.clone()).await.is_ok();
+            delivered |= send_or_fail(sender, batch.clone()).await;
         }
-        match last.send(batch).await {
-            Ok(()) => Ok(()),
-            Err(_) if delivered => Ok(()),
-            Err(mpsc::error::SendError(lost)) => {
-                lost.iter().for_each(Event::fail_ack);
-                Err(Closed)
-            }
+        if send_or_fail(last, batch).await || delivered {
+            Ok(())
+        } else {
+            Err(Closed)
         }
     }
 
     /// Sends `batch` only if every downstream input has room now (all or nothing).
     pub fn try_send(&mut self, batch: Vec<Event>) -> Result<(), SendError> {
         let mut permits = Vec::with_capacity(self.senders.len());
+        let mut closed = false;
         for sender in &self.senders {
             match sender.try_reserve() {
                 Ok(permit) => permits.push(permit),
                 Err(mpsc::error::TrySendError::Full(())) => return Err(SendError::Full(batch)),
-                Err(mpsc::error::TrySendError::Closed(())) => {}
+                Err(mpsc::error::TrySendError::Closed(())) => closed = true,
             }
+        }
+        if closed {
+            // A downstream component has ended: its copy is lost (see `send`).
+            batch.iter().for_each(Event::fail_ack);
         }
         let Some(last) = permits.pop() else {
             return if self.senders.is_empty() { Ok(()) } else { Err(SendError::Closed) };
@@ -73,6 +78,17 @@ impl Fanout {
         }
         last.send(batch);
         Ok(())
+    }
+}
+
+/// Sends one copy; a copy a closed input refuses fails its acknowledgements.
+async fn send_or_fail(sender: &mpsc::Sender<Vec<Event>>, batch: Vec<Event>) -> bool {
+    match sender.send(batch).await {
+        Ok(()) => true,
+        Err(mpsc::error::SendError(copy)) => {
+            copy.iter().for_each(Event::fail_ack);
+            false
+        }
     }
 }
 
@@ -138,6 +154,50 @@ mod tests {
         assert!(outcome.try_recv().is_err(), "still queued");
         drop(input);
         assert_eq!(outcome.await.ok(), Some(false));
+    }
+
+    /// One event in an ack group, and where the group's outcome arrives.
+    fn acked_event() -> (Event, tokio::sync::oneshot::Receiver<bool>) {
+        let (settled, outcome) = tokio::sync::oneshot::channel();
+        let group = AckGroup::new(move |ok| {
+            let _ = settled.send(ok);
+        });
+        (Event::new(Bytes::from_static(b"{}"), Arc::from("s")).with_ack(&group), outcome)
+    }
+
+    #[tokio::test]
+    async fn a_batch_sent_past_an_ended_downstream_fails_its_acknowledgements() {
+        for with_try_send in [false, true] {
+            let mut fanout = Fanout::default();
+            let (live_tx, mut live) = mpsc::channel(4);
+            let (dead_tx, dead) = mpsc::channel(4);
+            fanout.push(live_tx);
+            fanout.push(dead_tx);
+            drop(dead);
+            let (event, outcome) = acked_event();
+            if with_try_send {
+                assert!(fanout.try_send(vec![event]).is_ok());
+            } else {
+                assert_eq!(fanout.send(vec![event]).await, Ok(()));
+            }
+            // The live sink gets its copy and keeps it; the lost copy still fails the group.
+            drop(live.recv().await.expect("the live downstream gets the batch"));
+            drop(fanout);
+            assert_eq!(outcome.await.ok(), Some(false), "try_send: {with_try_send}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_every_downstream_takes_settles_kept() {
+        let mut fanout = Fanout::default();
+        let (a_tx, mut a) = mpsc::channel(4);
+        let (b_tx, mut b) = mpsc::channel(4);
+        fanout.push(a_tx);
+        fanout.push(b_tx);
+        let (event, outcome) = acked_event();
+        assert_eq!(fanout.send(vec![event]).await, Ok(()));
+        drop((a.recv().await, b.recv().await, fanout));
+        assert_eq!(outcome.await.ok(), Some(true));
     }
 
     #[tokio::test]
