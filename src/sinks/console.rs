@@ -5,11 +5,12 @@
 //! so the output stays one valid JSON object per line whatever the original bytes were.
 
 use serde::Deserialize;
-use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::component::{parse_table, BuildError, Resource, SinkConfig, SinkContext, SinkPlugin, Task};
 use crate::fanout::Input;
 use crate::metrics::{Metrics, Publisher};
+use crate::sinks::held::Held;
 use phi_scrub_core::event::Event;
 use phi_scrub_json::write_escaped_str;
 
@@ -44,14 +45,13 @@ impl SinkConfig for ConsoleConfig {
 }
 
 /// Writes every event received on `rx` to `writer` until all inputs close.
-pub async fn run<W: AsyncWrite + Unpin>(writer: W, rx: Input, publisher: Publisher) -> std::io::Result<Metrics> {
-    let mut out = BufWriter::with_capacity(64 * 1024, writer);
-    let metrics = write_all(&mut out, rx, &publisher).await?;
-    out.flush().await?;
-    Ok(metrics)
+pub async fn run<W: AsyncWrite + Unpin>(mut writer: W, rx: Input, publisher: Publisher) -> std::io::Result<Metrics> {
+    write_all(&mut writer, rx, &publisher).await
 }
 
-/// Writes events as NDJSON lines until all inputs close (the caller flushes).
+/// Writes events as NDJSON lines until all inputs close. Each batch is one buffer, written and
+/// flushed before its events (and any acknowledgement they hold) are released; a batch whose
+/// write fails fails its acknowledgements.
 pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     out: &mut W,
     mut rx: Input,
@@ -61,8 +61,9 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     // A whole batch is encoded into one buffer and written with one call.
     let mut lines = Vec::new();
     while let Some(batch) = rx.recv().await {
+        let batch = Held::new(batch);
         lines.clear();
-        for event in &batch {
+        for event in batch.events() {
             metrics.events_in += 1;
             metrics.bytes_in += event.payload.len() as u64;
             let start = lines.len();
@@ -74,8 +75,8 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
             }
         }
         out.write_all(&lines).await?;
-        // The events (and any acknowledgement they hold) are released once written.
-        drop(batch);
+        out.flush().await?;
+        batch.release();
         publisher.publish(&metrics);
     }
     Ok(metrics)

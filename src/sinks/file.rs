@@ -1,15 +1,14 @@
-//! The `file` sink: NDJSON appended to a file, flushed and synced when the pipeline ends.
+//! The `file` sink: NDJSON appended to a file, each batch handed to the operating system before
+//! its events are released, the file synced when the pipeline ends.
 //! Refused events (from a `NAME.dropped` output) are written as dead-letter records, as the
 //! console sink does.
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
-
 use crate::component::{parse_table, BuildError, SinkConfig, SinkContext, SinkPlugin, Task};
 use crate::fanout::Input;
 use crate::metrics::{Metrics, Publisher};
+use serde::Deserialize;
 
 /// `[sinks.NAME] type = "file"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,10 +41,8 @@ impl SinkConfig for FileSinkConfig {
 
 /// Appends every event received on `rx` to the file until all inputs close.
 pub async fn run(config: FileSinkConfig, rx: Input, publisher: Publisher) -> std::io::Result<Metrics> {
-    let file = tokio::fs::OpenOptions::new().create(true).append(true).open(&config.path).await?;
-    let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
+    let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(&config.path).await?;
     let metrics = super::console::write_all(&mut file, rx, &publisher).await?;
-    file.flush().await?;
-    file.get_ref().sync_all().await?;
+    file.sync_all().await?;
     Ok(metrics)
 }

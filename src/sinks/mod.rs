@@ -4,6 +4,7 @@
 pub mod console;
 pub mod dead_letter;
 pub mod file;
+pub mod held;
 pub mod http;
 pub mod nats;
 

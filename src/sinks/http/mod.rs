@@ -15,8 +15,10 @@ mod encode;
 mod outcome;
 mod response;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -32,7 +34,7 @@ use crate::fanout::Input;
 use crate::logging::Throttle;
 use crate::metrics::{Metrics, Publisher};
 use crate::sinks::dead_letter::DeadLetterWriter;
-use phi_scrub_core::event::Event;
+use phi_scrub_core::event::{AckGroup, Event};
 
 /// The `http` sink's registry entry. Parsing resolves the settings too, so a preset's limits
 /// and missing credentials are reported by `validate`.
@@ -60,7 +62,8 @@ impl SinkConfig for HttpSinkConfig {
     }
 }
 
-/// Events waiting to be sent, with their encoded size.
+/// Events waiting to be sent, with their encoded size. Events still pending when it is dropped
+/// (the sink ended early) fail their acknowledgements.
 struct Pending {
     events: Vec<Event>,
     bytes: usize,
@@ -76,6 +79,12 @@ impl Pending {
         self.bytes = 2;
         self.deadline = None;
         std::mem::take(&mut self.events)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.events.iter().for_each(Event::fail_ack);
     }
 }
 
@@ -97,14 +106,12 @@ pub async fn run(
         let deadline = sink.deadline.clone();
         tokio::select! {
             batch = rx.recv(), if open => match batch {
-                Some(batch) => sink.accept(batch).await?,
+                Some(batch) => sink.accept(batch).await,
                 None => open = false,
             },
-            () = past(deadline), if !sink.expired => sink.expire()?,
+            () = past(deadline), if !sink.expired => sink.expire(),
             _ = sleep_until(batch_due), if batch_due.is_some() => {}
-            Some(done) = sink.in_flight.join_next(), if !sink.in_flight.is_empty() => {
-                sink.settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?)?;
-            }
+            Some(done) = sink.in_flight.join_next(), if !sink.in_flight.is_empty() => sink.settle_joined(done),
         }
         publisher.publish(&sink.metrics);
         if sink.stuck != reported_stuck {
@@ -117,7 +124,7 @@ pub async fn run(
             sink.launch(batch).await;
         }
     }
-    let metrics = sink.finish(name).await?;
+    let metrics = sink.finish(name).await;
     publisher.publish(&metrics);
     Ok(metrics)
 }
@@ -172,17 +179,17 @@ impl Running {
     /// Takes a batch from the input: each event joins the pending batch (sent when full), or,
     /// past the deadline, becomes a dead letter. Events given up here are released only after
     /// their dead letters are flushed.
-    async fn accept(&mut self, batch: Vec<Event>) -> std::io::Result<()> {
+    async fn accept(&mut self, batch: Vec<Event>) {
         let mut settled = Vec::new();
         for event in batch {
             self.metrics.events_in += 1;
             self.metrics.bytes_in += event.payload.len() as u64;
             if self.expired {
-                self.dead_letter(&event, &GiveUp::deadline())?;
+                self.dead_letter(&event, &GiveUp::deadline());
                 settled.push(event);
                 continue;
             }
-            if let Some(full) = self.add(event, &mut settled)? {
+            if let Some(full) = self.add(event, &mut settled) {
                 self.launch(full).await;
             }
             if self.pending.events.len() >= self.settings.max_events {
@@ -191,36 +198,34 @@ impl Running {
             }
         }
         self.flush_or_fail(&settled);
-        Ok(())
     }
 
     /// The grace period ended: what is pending becomes dead letters.
-    fn expire(&mut self) -> std::io::Result<()> {
+    fn expire(&mut self) {
         self.expired = true;
         let events = self.pending.take();
         for event in &events {
-            self.dead_letter(event, &GiveUp::deadline())?;
+            self.dead_letter(event, &GiveUp::deadline());
         }
         self.flush_or_fail(&events);
-        Ok(())
     }
 
     /// Adds an event; returns a full batch to send when this event does not fit beside it. An
     /// event too large for any batch becomes a dead letter and goes to `settled` (released
     /// after flush).
-    fn add(&mut self, event: Event, settled: &mut Vec<Event>) -> std::io::Result<Option<Vec<Event>>> {
+    fn add(&mut self, event: Event, settled: &mut Vec<Event>) -> Option<Vec<Event>> {
         let size = event.payload.len() + 1;
         if size + 2 > self.settings.max_bytes {
-            self.dead_letter(&event, &GiveUp::new("too large", "event larger than batch.max_bytes"))?;
+            self.dead_letter(&event, &GiveUp::new("too large", "event larger than batch.max_bytes"));
             settled.push(event);
-            return Ok(None);
+            return None;
         }
         let pending = &mut self.pending;
         let full = if pending.bytes + size > self.settings.max_bytes { Some(pending.take()) } else { None };
         pending.events.push(event);
         pending.bytes += size;
         pending.deadline.get_or_insert_with(|| Instant::now() + self.settings.batch_timeout);
-        Ok(full)
+        full
     }
 
     /// Waits for a free request slot, then sends the batch in its own task.
@@ -228,16 +233,31 @@ impl Running {
         let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
         let (client, settings, deadline) = (self.client.clone(), self.settings.clone(), self.deadline.clone());
         let log = self.log.clone();
+        let groups = ack_groups(&events);
         let delivery = async move {
-            let outcome = deliver(&client, &settings, events, deadline, &log).await;
+            let outcome = AssertUnwindSafe(deliver(&client, &settings, events, deadline, &log)).catch_unwind().await;
             drop(permit);
-            outcome
+            outcome.unwrap_or_else(|_| {
+                // A bug: the batch went down with the task, so none of it may settle as kept.
+                groups.iter().for_each(|group| group.fail());
+                tracing::error!("a delivery task panicked; its events are not acknowledged");
+                BatchOutcome::default()
+            })
         };
         self.in_flight.spawn(delivery.in_current_span());
     }
 
     /// Counts what became of a batch and writes its dead letters.
-    fn settle(&mut self, outcome: BatchOutcome) -> std::io::Result<()> {
+    /// Settles a finished delivery task. One that panicked outside its own guard (it cannot,
+    /// short of a bug in the guard) is logged, and the sink goes on with the rest.
+    fn settle_joined(&mut self, done: Result<BatchOutcome, tokio::task::JoinError>) {
+        match done {
+            Ok(outcome) => self.settle(outcome),
+            Err(e) => tracing::error!(error = %e, "a delivery task ended without an outcome"),
+        }
+    }
+
+    fn settle(&mut self, outcome: BatchOutcome) {
         self.metrics.add("batches", 1);
         self.metrics.add("requests", outcome.requests);
         self.metrics.add("retries", outcome.retries);
@@ -263,22 +283,22 @@ impl Running {
         );
         self.log_dead_letters(&outcome.dead);
         for (event, reason) in &outcome.dead {
-            self.dead_letter(event, reason)?;
+            self.dead_letter(event, reason);
         }
         // Written before the events (and any acknowledgement they hold) are released.
         let events: Vec<Event> = outcome.dead.into_iter().map(|(e, _)| e).collect();
         self.flush_or_fail(&events);
-        Ok(())
     }
 
     /// One line per reason (throttled) for the events a batch gave up: the reason's label and
     /// the count, never the events or Mixpanel's per-record messages.
     fn log_dead_letters(&self, dead: &[(Event, GiveUp)]) {
-        let mut labels: Vec<&'static str> = dead.iter().map(|(_, r)| r.label).collect();
+        let given_up: Vec<&GiveUp> = dead.iter().filter(|(e, r)| !returned_to_stream(e, r)).map(|(_, r)| r).collect();
+        let mut labels: Vec<&'static str> = given_up.iter().map(|r| r.label).collect();
         labels.sort_unstable();
         labels.dedup();
         for label in labels {
-            let events = dead.iter().filter(|(_, r)| r.label == label).count();
+            let events = given_up.iter().filter(|r| r.label == label).count();
             if let Some(held_back) = self.log.permit(label) {
                 let message = if label == "unauthorized" {
                     "Mixpanel refused the credentials: check auth.user, auth.password and project_id"
@@ -291,9 +311,9 @@ impl Running {
     }
 
     /// Waits for every request in flight, then syncs the dead-letter file.
-    async fn finish(mut self, name: &str) -> std::io::Result<Metrics> {
+    async fn finish(mut self, name: &str) -> Metrics {
         while let Some(done) = self.in_flight.join_next().await {
-            self.settle(done.map_err(|_| std::io::Error::other("a delivery task panicked"))?)?;
+            self.settle_joined(done);
         }
         if let Some(writer) = self.dead_letters {
             // Every batch was flushed already (failures were counted and not acknowledged); a
@@ -302,7 +322,7 @@ impl Running {
                 tracing::error!(component_id = %name, error = %e, "cannot sync the dead-letter file");
             }
         }
-        Ok(self.metrics)
+        self.metrics
     }
 
     /// Hands the dead letters to the operating system; if that fails, the events just written
@@ -311,7 +331,7 @@ impl Running {
         if let Some(w) = &mut self.dead_letters {
             if let Err(e) = w.flush() {
                 for event in events {
-                    lost(event, &e, &mut self.metrics);
+                    lost(event, &e, &mut self.metrics, &self.log);
                 }
             }
         }
@@ -319,21 +339,37 @@ impl Running {
 
     /// Writes a dead letter, except for an event given up only because the process is stopping
     /// whose source delivers it again (a stream): that one fails, so it comes back.
-    fn dead_letter(&mut self, event: &Event, reason: &GiveUp) -> std::io::Result<()> {
-        if reason.label == GiveUp::DEADLINE_LABEL && event.redelivered_on_failure() {
+    fn dead_letter(&mut self, event: &Event, reason: &GiveUp) {
+        if returned_to_stream(event, reason) {
             self.metrics.add("returned_at_shutdown", 1);
             event.fail_ack();
-            return Ok(());
+            return;
         }
         self.metrics.add("dead_letters", 1);
         self.metrics.drop_one(reason.label);
         if let Some(w) = &mut self.dead_letters {
             if let Err(e) = w.write(event, &reason.detail) {
-                lost(event, &e, &mut self.metrics);
+                lost(event, &e, &mut self.metrics, &self.log);
             }
         }
-        Ok(())
     }
+}
+
+/// Given up only because the process is stopping, by a source that delivers it again: failed
+/// rather than dead-lettered, so it comes back to an instance that is running.
+fn returned_to_stream(event: &Event, reason: &GiveUp) -> bool {
+    reason.label == GiveUp::DEADLINE_LABEL && event.redelivered_on_failure()
+}
+
+/// The distinct acknowledgement groups of a batch (events of one request sit together).
+fn ack_groups(events: &[Event]) -> Vec<Arc<AckGroup>> {
+    let mut groups: Vec<Arc<AckGroup>> = Vec::new();
+    for group in events.iter().filter_map(|e| e.metadata.ack.as_ref()) {
+        if !groups.last().is_some_and(|last| Arc::ptr_eq(last, group)) {
+            groups.push(group.clone());
+        }
+    }
+    groups
 }
 
 /// The HTTP client: its TLS from `tls.*` (rustls), its proxies from `proxy.*` merged with the
@@ -368,10 +404,12 @@ fn with_proxies(mut builder: reqwest::ClientBuilder, proxy: &ProxyConfig) -> Res
     Ok(builder)
 }
 
-/// A dead letter could not be kept: count it, say so once per event, and fail its
-/// acknowledgement so that a client waiting for it retries instead of being told it is safe.
-fn lost(event: &Event, error: &std::io::Error, metrics: &mut Metrics) {
+/// A dead letter could not be kept: count it, say so (throttled), and fail its acknowledgement
+/// so that a client waiting for it retries instead of being told it is safe.
+fn lost(event: &Event, error: &std::io::Error, metrics: &mut Metrics, log: &Throttle) {
     metrics.add("dead_letters_lost", 1);
-    tracing::error!(error = %error, "cannot write a dead letter; the sender is told to retry");
+    if let Some(held_back) = log.permit("dead letter lost") {
+        tracing::error!(error = %error, lines_held_back = held_back, "cannot write a dead letter; the sender is told to retry");
+    }
     event.fail_ack();
 }
