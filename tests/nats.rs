@@ -727,3 +727,48 @@ async fn with_acknowledgements_a_full_stream_answers_503_instead_of_hanging() {
     let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
     assert_eq!(stream_messages(&js).await, accepted as u64, "every 200 is in the stream, and nothing else fit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_server_gone_a_delivery_instance_still_stops_in_time() {
+    // Found in review: every ack, nak and progress note was awaited; with the server away the
+    // client's outgoing buffer (2048 commands) filled and the acker, then the process, hung.
+    let dir = temp_dir("nats-gone-stop");
+    let mut nats = NatsServer::start(&dir.join("store"));
+    let port = free_port();
+    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    ingest(port, 0, 3000).await;
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    let dead_address = format!("127.0.0.1:{}", free_port());
+    let m1 = free_port();
+    let config = patient_delivery(&dir, "stranded", &nats, &dead_address, m1, "");
+    let (mut stranded, reader) =
+        Phi::spawn_with_stderr(&["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "0.5"], &[]);
+    wait_listening(m1);
+    wait_held(&js, 3000, Duration::from_secs(30)).await;
+    // The server goes; 3000 progress notes every quarter second overflow the client's buffer.
+    let _ = nats.child.kill();
+    let _ = nats.child.wait();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sigterm(&stranded.0);
+    let stopped = Instant::now();
+    let deadline = stopped + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = stranded.0.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = stranded.0.kill();
+            panic!("still running 20 s after SIGTERM with the server gone: {}", reader.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = reader.join().unwrap();
+    assert!(status.success(), "{stderr}");
+    // Nothing was given up: with no ack sent, the server delivers every message again.
+    assert_eq!(dead_letters(&dir, &["stranded"]), 0, "{stderr}");
+    nats.restart();
+    let emulator = Emulator::start(&[]);
+    let m2 = free_port();
+    let _next = Phi::serve(&patient_delivery(&dir, "next", &nats, &emulator.address, m2, ""), m2);
+    assert_eq!(wait_accepted(&emulator, 3000, Duration::from_secs(60)), 3000);
+}

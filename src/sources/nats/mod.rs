@@ -35,6 +35,13 @@ use phi_scrub_core::event::Event;
 mod acker;
 use acker::Acks;
 
+/// How long one fetch may take, its request included, before it is asked again (the server
+/// answers within a second; a full client buffer while the server is away would not).
+const FETCH_WAIT: Duration = Duration::from_secs(5);
+
+/// How long the last acknowledgements may take to reach the server when the source stops.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
 /// `[sources.NAME] type = "nats"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,7 +143,7 @@ async fn run(
     publisher: Publisher,
 ) -> std::io::Result<Metrics> {
     let client = crate::nats::connect(&config.url, config.auth.as_ref(), config.tls.as_ref(), &name).await?;
-    let consumer = consumer(&jetstream::new(client), &config).await?;
+    let consumer = consumer(&jetstream::new(client.clone()), &config).await?;
     let mut dead_letters =
         config.dead_letter.as_ref().map(|c| DeadLetterWriter::open_for_source(&name, c)).transpose()?;
     // A quarter of ack_wait, checked twice as often: a message fetched up to a second before the
@@ -150,7 +157,7 @@ async fn run(
         // it had made, and an event dropped unsent settles as kept, which would ack messages
         // nobody delivered. A fetch waits at most a second; what it got is sent on (and
         // delivered within the grace period) even when the signal came meanwhile.
-        let Ok(messages) = fetch(&consumer, config.jetstream.batch).await else {
+        let Ok(Ok(messages)) = tokio::time::timeout(FETCH_WAIT, fetch(&consumer, config.jetstream.batch)).await else {
             // The server is away: the client reconnects; ask again shortly.
             metrics.add("fetch_errors", 1);
             if let Some(held_back) = log.permit("fetch failed") {
@@ -182,6 +189,12 @@ async fn run(
         metrics.add("acked", counts.acked);
         metrics.add("naked", counts.naked);
         metrics.add("in_progress_sent", counts.in_progress);
+        metrics.add("acks_unsent", counts.unsent);
+    }
+    // What the acker handed the client reaches the server before the process exits; what does
+    // not (the server is away) is delivered again.
+    if tokio::time::timeout(FLUSH_WAIT, client.flush()).await.is_err() {
+        tracing::warn!("cannot flush the last acknowledgements; the server delivers those messages again");
     }
     if let Some(writer) = dead_letters {
         writer.finish()?;
@@ -226,8 +239,11 @@ async fn give_up(
         let written = writer.write(&event, &reason).and_then(|()| writer.flush());
         if let Err(e) = written {
             metrics.add("dead_letters_lost", 1);
-            tracing::error!(error = %e, "cannot write a dead letter; the message stays in the stream");
-            let _ = message.ack_with(AckKind::Nak(Some(acker::nak_delay(&message)))).await;
+            if let Some(held_back) = log.permit("dead letter lost") {
+                tracing::error!(error = %e, lines_held_back = held_back, "cannot write a dead letter; the message stays in the stream");
+            }
+            let nak = message.ack_with(AckKind::Nak(Some(acker::nak_delay(&message))));
+            let _ = tokio::time::timeout(acker::SEND_WAIT, nak).await;
             continue;
         }
         metrics.add("dead_letters", 1);
@@ -235,7 +251,7 @@ async fn give_up(
         if let Some(held_back) = log.permit("max deliveries") {
             tracing::error!(delivered, max_deliver, lines_held_back = held_back, "gave a message up as a dead letter");
         }
-        let _ = message.ack().await;
+        let _ = tokio::time::timeout(acker::SEND_WAIT, message.ack()).await;
     }
 }
 
