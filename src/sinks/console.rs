@@ -49,9 +49,11 @@ pub async fn run<W: AsyncWrite + Unpin>(mut writer: W, rx: Input, publisher: Pub
     write_all(&mut writer, rx, &publisher).await
 }
 
-/// Writes events as NDJSON lines until all inputs close. Each batch is one buffer, written and
-/// flushed before its events (and any acknowledgement they hold) are released; a batch whose
-/// write fails fails its acknowledgements.
+/// Writes events as NDJSON lines until all inputs close. Each batch is one buffer and one write.
+/// A batch's events (and any acknowledgement they hold) are released once the write after it
+/// was taken (a blocking writer such as tokio's stdout or file finishes one write before taking
+/// the next, and reports its error there), the last after the final flush; a batch whose write
+/// fails fails its acknowledgements. So encoding one batch overlaps writing the one before.
 pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     out: &mut W,
     mut rx: Input,
@@ -60,6 +62,7 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     let mut metrics = Metrics::default();
     // A whole batch is encoded into one buffer and written with one call.
     let mut lines = Vec::new();
+    let mut written: Option<Held> = None;
     while let Some(batch) = rx.recv().await {
         let batch = Held::new(batch);
         lines.clear();
@@ -75,9 +78,14 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
             }
         }
         out.write_all(&lines).await?;
-        out.flush().await?;
-        batch.release();
+        if let Some(before) = written.replace(batch) {
+            before.release();
+        }
         publisher.publish(&metrics);
+    }
+    out.flush().await?;
+    if let Some(last) = written {
+        last.release();
     }
     Ok(metrics)
 }

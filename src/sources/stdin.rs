@@ -24,7 +24,7 @@ pub const fn default_max_length() -> usize {
 }
 
 /// Size of the read buffer; also bounds a batch.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// `[sources.NAME] type = "stdin"`.
 #[derive(Debug, Clone, Deserialize)]
