@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Whole processes beside their floors, in one run: a memchr line copy, phi-scrub with no
 # transform, the Mixpanel job with 1 and 2 workers, the same job as a single-threaded
-# serde_json::Value program, and the HTTP path (http_server /v1/batch, 100 events a request over
+# serde_json::Value program (with the system allocator, and with phi-scrub's), and the HTTP path (http_server /v1/batch, 100 events a request over
 # 8 keep-alive connections -> phi_scrub -> http sink, mixpanel_import, gzip -> the emulator).
 # Prints one table: events/s, CPU-seconds, events per CPU-second and the ratios; for the HTTP
 # path the phi-scrub process's CPU is counted apart from the load client's and the emulator's,
@@ -39,6 +39,7 @@ measure passthrough target/release/phi-scrub run --config benches/e2e/passthroug
 measure mixpanel_1_worker target/release/phi-scrub run --config "$work/scrub1.toml"
 measure mixpanel_2_workers target/release/phi-scrub run --config "$work/scrub2.toml"
 measure serde_value target/release/examples/serde_reference
+measure serde_value_mimalloc target/release/examples/serde_reference_mimalloc
 
 # The HTTP path, best of ROUNDS; CPU ticks of each process read from /proc.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -87,11 +88,14 @@ ratios = {
     "mixpanel_1_worker": f"{rate('mixpanel_1_worker') / rate('serde_value'):.1f}x serde_json",
     "mixpanel_2_workers": f"{rate('mixpanel_2_workers') / rate('serde_value'):.1f}x serde_json, "
                           f"{rate('mixpanel_2_workers') / rate('mixpanel_1_worker'):.2f}x 1 worker",
-    "serde_value": "reference",
+    "serde_value": "reference (the system allocator)",
+    "serde_value_mimalloc": f"the reference with phi-scrub's allocator: 2 workers "
+                            f"{rate('mixpanel_2_workers') / rate('serde_value_mimalloc'):.1f}x it",
     "http_path": f"phi-scrub CPU per event {per_cpu('mixpanel_2_workers') / per_cpu('http_path'):.2f}x the stdin path's "
                  f"(2 workers)",
 }
-for name in ["line_copy", "passthrough", "mixpanel_1_worker", "mixpanel_2_workers", "serde_value", "http_path"]:
+for name in ["line_copy", "passthrough", "mixpanel_1_worker", "mixpanel_2_workers", "serde_value",
+             "serde_value_mimalloc", "http_path"]:
     secs, cpu = rows[name]
     print(f"| {name} | {rate(name):,.0f} | {cpu:.2f} | {per_cpu(name):,.0f} | {ratios[name]} |")
 print()

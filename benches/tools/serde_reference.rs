@@ -11,7 +11,7 @@ use sha2::Sha256;
 #[path = "../support/mixpanel_reference.rs"]
 mod mixpanel_reference;
 
-fn main() -> std::io::Result<()> {
+pub fn main() -> std::io::Result<()> {
     let key = std::env::var("PHI_HMAC_KEY").unwrap_or_else(|_| "bench-key-0123456789abcdef0123456789".into());
     let Ok(mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else { return Ok(()) };
     let reference = mixpanel_reference::Reference { mac };
