@@ -49,7 +49,8 @@ pub fn init(format: LogFormat) -> Result<(), LogFilterError> {
         LogFormat::Text => lines().with_target(false).boxed(),
         LogFormat::Json => lines().json().flatten_event(true).with_current_span(true).with_span_list(false).boxed(),
     };
-    // A second init (tests running several pipelines) keeps the first subscriber.
+    // A second init (tests running several pipelines) keeps the first subscriber. `try_init`
+    // also routes the `log` crate's records (reqwest, rustls) through the same filter.
     let _ = tracing_subscriber::registry().with(layer.with_filter(filter)).try_init();
     Ok(())
 }
