@@ -291,3 +291,43 @@ fn several_transform_workers_forward_every_event_once_with_exact_counters() {
         assert!(summary.contains("[duplicate key: 30]"), "{summary}");
     }
 }
+
+#[test]
+fn a_sink_that_fails_stops_the_pipeline_instead_of_running_without_it() {
+    // Found in review: the rest ran on, every later event failing its acknowledgement.
+    let dir = std::env::temp_dir().join(format!("phi-cli-failing-sink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("two-sinks.toml");
+    let unwritable = dir.join("missing-dir").join("out.ndjson");
+    std::fs::write(
+        &config,
+        format!(
+            "[sources.in]\ntype = \"stdin\"\n[sinks.out]\ntype = \"console\"\ninputs = [\"in\"]\n\
+             [sinks.archive]\ntype = \"file\"\ninputs = [\"in\"]\npath = \"{}\"\n",
+            unwritable.display()
+        ),
+    )
+    .unwrap();
+    // stdin stays open: only the failing sink can end the run.
+    let mut child = Command::new(BIN)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running 20 s after a sink failed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("archive"), "the failing sink is named: {}", stderr(&out));
+    assert!(stderr(&out).contains("the pipeline stops"), "{}", stderr(&out));
+}

@@ -50,10 +50,12 @@ pub async fn run<W: AsyncWrite + Unpin>(mut writer: W, rx: Input, publisher: Pub
 }
 
 /// Writes events as NDJSON lines until all inputs close. Each batch is one buffer and one write.
-/// A batch's events (and any acknowledgement they hold) are released once the write after it
-/// was taken (a blocking writer such as tokio's stdout or file finishes one write before taking
-/// the next, and reports its error there), the last after the final flush; a batch whose write
-/// fails fails its acknowledgements. So encoding one batch overlaps writing the one before.
+/// While batches keep coming, a batch's events (and any acknowledgement they hold) are released
+/// once the write after it was taken (a blocking writer such as tokio's stdout or file finishes
+/// one write before taking the next, and reports its error there), so encoding one batch
+/// overlaps writing the one before. When nothing more is queued, the writer is flushed and the
+/// last batch released before waiting, so a sender waiting for its acknowledgement gets it. A
+/// batch whose write fails fails its acknowledgements.
 pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     out: &mut W,
     mut rx: Input,
@@ -63,7 +65,19 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     // A whole batch is encoded into one buffer and written with one call.
     let mut lines = Vec::new();
     let mut written: Option<Held> = None;
-    while let Some(batch) = rx.recv().await {
+    loop {
+        let next = match rx.try_recv() {
+            Ok(batch) => Some(batch),
+            Err(_) => {
+                settle(out, written.take()).await?;
+                rx.recv().await
+            }
+        };
+        let Some(batch) = next else { break };
+        // An empty write is not a write: it would release the batch before without waiting.
+        if batch.is_empty() {
+            continue;
+        }
         let batch = Held::new(batch);
         lines.clear();
         for event in batch.events() {
@@ -83,11 +97,17 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
         }
         publisher.publish(&metrics);
     }
-    out.flush().await?;
-    if let Some(last) = written {
-        last.release();
-    }
+    settle(out, written).await?;
     Ok(metrics)
+}
+
+/// Flushes the writer, then releases the batch written last.
+async fn settle<W: AsyncWrite + Unpin>(out: &mut W, written: Option<Held>) -> std::io::Result<()> {
+    out.flush().await?;
+    if let Some(batch) = written {
+        batch.release();
+    }
+    Ok(())
 }
 
 /// Appends a valid JSON payload on one line: raw CR and LF can only be insignificant
@@ -119,7 +139,35 @@ pub fn encode_line(event: &Event, line: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use phi_scrub_core::event::AckGroup;
+
     use super::*;
+    use crate::metrics::Registry;
+
+    #[tokio::test]
+    async fn a_lone_batch_is_acknowledged_while_the_input_stays_open() {
+        // Found in review: the last batch was released only by the next write or at the end,
+        // so a sender waiting for its acknowledgement waited for the next request.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let sink = tokio::spawn(async move {
+            write_all(&mut Vec::new(), Input::new(rx), &Registry::default().publisher("sink", "out")).await
+        });
+        let (settled, outcome) = tokio::sync::oneshot::channel();
+        let group = AckGroup::new(move |ok| {
+            let _ = settled.send(ok);
+        });
+        let event = Event::new(bytes::Bytes::from_static(b"{}"), Arc::from("s")).with_ack(&group);
+        drop(group);
+        tx.send(vec![]).await.unwrap();
+        tx.send(vec![event]).await.unwrap();
+        let kept = tokio::time::timeout(Duration::from_secs(5), outcome).await;
+        assert_eq!(kept.ok().and_then(Result::ok), Some(true), "not acknowledged while the input is open");
+        drop(tx);
+        assert_eq!(sink.await.unwrap().unwrap().events_out, 1);
+    }
 
     #[test]
     fn a_pretty_printed_event_stays_on_one_line() {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -69,12 +69,25 @@ pub(super) struct Builder {
     stdio: Stdio,
     registry: Registry,
     shutdown: Shutdown,
+    /// What the sources see as their stop signal: the process's, or a component failing.
+    stop: Arc<watch::Sender<bool>>,
     tasks: JoinSet<Outcome>,
 }
 
 impl Builder {
     pub(super) fn new(edges: Edges, stdio: Stdio, registry: Registry, shutdown: Shutdown) -> Self {
-        Self { edges, stdio, registry, shutdown, tasks: JoinSet::new() }
+        let (stop, _) = watch::channel(false);
+        let stop = Arc::new(stop);
+        let (forward, mut outer) = (stop.clone(), shutdown.stop.clone());
+        tokio::spawn(async move {
+            while !*outer.borrow_and_update() {
+                if outer.changed().await.is_err() {
+                    return;
+                }
+            }
+            forward.send_replace(true);
+        });
+        Self { edges, stdio, registry, shutdown, stop, tasks: JoinSet::new() }
     }
 
     pub(super) fn spawn_sinks(&mut self, config: &PipelineConfig) -> Result<(), TopologyError> {
@@ -118,7 +131,7 @@ impl Builder {
             let cx = SourceContext {
                 name: Arc::from(name.as_str()),
                 out: self.edges.take_output(name, None),
-                shutdown: self.shutdown.stop.clone(),
+                shutdown: self.stop.subscribe(),
                 publisher: self.registry.publisher("source", name),
                 stdio: &mut self.stdio,
             };
@@ -128,19 +141,30 @@ impl Builder {
         Ok(())
     }
 
-    /// Waits for every task; the counters of all, or the first error.
+    /// Waits for every task; the counters of all, or the first error. A component that fails
+    /// stops the pipeline as a stop signal would (as Vector does): the sources stop, what is in
+    /// flight drains, and the process ends with the error instead of running on with a part
+    /// missing (every later event would fail its acknowledgement, see [`crate::fanout`]).
     pub(super) async fn collect(self) -> Result<RunSummary, TopologyError> {
-        let Self { edges, mut tasks, .. } = self;
+        let Self { edges, mut tasks, stop, .. } = self;
         // Senders left unclaimed (outputs nobody consumes) must not keep channels open.
         drop(edges);
         let mut summary = RunSummary::default();
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
-            let Outcome { kind, name, result } = joined.map_err(|_| TopologyError::Panicked)?;
-            match result {
-                Ok(metrics) => summary.insert(kind, name, metrics),
-                Err(source) => drop(first_error.get_or_insert(TopologyError::Io { kind, name, source })),
+            let failure = match joined {
+                Ok(Outcome { kind, name, result: Ok(metrics) }) => {
+                    summary.insert(kind, name, metrics);
+                    continue;
+                }
+                Ok(Outcome { kind, name, result: Err(source) }) => TopologyError::Io { kind, name, source },
+                Err(_) => TopologyError::Panicked,
+            };
+            if first_error.is_none() && !*stop.borrow() {
+                tracing::error!("a component failed: the pipeline stops and drains");
             }
+            stop.send_replace(true);
+            first_error.get_or_insert(failure);
         }
         first_error.map_or(Ok(summary), Err)
     }
