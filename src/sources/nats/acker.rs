@@ -57,8 +57,9 @@ struct Sender {
 impl Sender {
     async fn send(&mut self, message: &jetstream::Message, kind: AckKind) -> bool {
         let sent = if self.away {
-            // One try: a timer, even of zero, would wait for the timer's next millisecond.
-            message.ack_with(kind).now_or_never()
+            // One try (a timer, even of zero, would wait for the timer's next millisecond),
+            // outside the task's cooperative budget, which could refuse a send that has room.
+            tokio::task::unconstrained(message.ack_with(kind)).now_or_never()
         } else {
             tokio::time::timeout(SEND_WAIT, message.ack_with(kind)).await.ok()
         };
