@@ -555,9 +555,10 @@ async fn a_delivery_instance_stopped_mid_load_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sink_that_cannot_start_never_answers_200() {
-    // The stream cannot be created: another stream already takes its subject. Events queued
-    // meanwhile must fail their acknowledgements, never settle as stored.
+async fn a_sink_that_cannot_start_stops_the_pipeline_and_never_answers_200() {
+    // The stream cannot be created: another stream already takes its subject. The run ends with
+    // the sink's error (a pipeline missing a sink does not keep taking events), and no request
+    // sent meanwhile is told its events were stored.
     let dir = temp_dir("nats-nostart");
     let nats = NatsServer::start(&dir.join("store"));
     let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
@@ -569,15 +570,28 @@ async fn a_sink_that_cannot_start_never_answers_200() {
     .await
     .unwrap();
     let port = free_port();
-    let _phi = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    let config = ingest_config(&dir, port, &nats, true, "");
+    let (mut phi, reader) = Phi::spawn_with_stderr(&["run", "--config", config.to_str().unwrap()], &[]);
+    let client = reqwest::Client::new();
     let batch: Vec<Value> = (0..10).map(track).collect();
-    let r = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/v1/batch"))
-        .json(&json!({"batch": batch}))
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await;
-    assert!(r.map_or(true, |r| r.status() != 200), "a 200 for events no stream stored");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = phi.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running 30 s after its sink failed");
+        let r = client
+            .post(format!("http://127.0.0.1:{port}/v1/batch"))
+            .json(&json!({"batch": batch}))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        assert!(r.map_or(true, |r| r.status() != 200), "a 200 for events no stream stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let stderr = reader.join().unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("stream") && stderr.contains("the pipeline stops"), "{stderr}");
 }
 
 /// A delivery instance named `name` sending to `mixpanel`, patient with it (it retries for an
