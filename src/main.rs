@@ -12,7 +12,8 @@ use phi_scrub::transforms::phi_scrub::{PhiScrub, PhiScrubConfig};
 
 /// mimalloc keeps freed pages for reuse: read buffers and per-event buffers come back without
 /// page faults or trips to the kernel (measured in BENCHMARKS.md). Vector ships jemalloc for
-/// the same reason.
+/// the same reason. Built without transparent huge pages (`no_thp`): each fault of a huge page
+/// zeroes 2 MiB, and pages mimalloc gives back come back as such faults.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
