@@ -94,7 +94,7 @@ async fn worker(
     loop {
         let batch = input.lock().await.recv().await;
         let Some(batch) = batch else { break };
-        let groups = ack_groups(&batch);
+        let groups = AckGroup::of_batch(&batch);
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for event in batch {
                 transform.transform(&mut out, event);
@@ -117,17 +117,6 @@ async fn worker(
         }
     }
     Ok(transform.metrics())
-}
-
-/// The distinct acknowledgement groups of a batch (a batch is usually one request: one group).
-fn ack_groups(batch: &[Event]) -> Vec<Arc<AckGroup>> {
-    let mut groups: Vec<Arc<AckGroup>> = Vec::new();
-    for group in batch.iter().filter_map(|e| e.metadata.ack.as_ref()) {
-        if !groups.iter().any(|g| Arc::ptr_eq(g, group)) {
-            groups.push(group.clone());
-        }
-    }
-    groups
 }
 
 #[cfg(test)]

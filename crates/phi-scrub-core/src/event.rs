@@ -54,6 +54,19 @@ impl AckGroup {
         })
     }
 
+    /// The groups of a batch's events, each once where its events sit together (the events of
+    /// one request do), so that whoever holds a batch can fail them all if the batch is lost
+    /// with no event left to fail (a panic). A group listed twice is failed twice: harmless.
+    pub fn of_batch(events: &[Event]) -> Vec<Arc<Self>> {
+        let mut groups: Vec<Arc<Self>> = Vec::new();
+        for group in events.iter().filter_map(|e| e.metadata.ack.as_ref()) {
+            if !groups.last().is_some_and(|last| Arc::ptr_eq(last, group)) {
+                groups.push(group.clone());
+            }
+        }
+        groups
+    }
+
     /// Marks the group as not settled: an event was neither delivered nor kept as a dead
     /// letter (say, the dead-letter file could not be written), so the sender must retry.
     pub fn fail(&self) {

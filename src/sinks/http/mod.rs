@@ -233,7 +233,7 @@ impl Running {
         let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
         let (client, settings, deadline) = (self.client.clone(), self.settings.clone(), self.deadline.clone());
         let log = self.log.clone();
-        let groups = ack_groups(&events);
+        let groups = AckGroup::of_batch(&events);
         let delivery = async move {
             let outcome = AssertUnwindSafe(deliver(&client, &settings, events, deadline, &log)).catch_unwind().await;
             drop(permit);
@@ -359,17 +359,6 @@ impl Running {
 /// rather than dead-lettered, so it comes back to an instance that is running.
 fn returned_to_stream(event: &Event, reason: &GiveUp) -> bool {
     reason.label == GiveUp::DEADLINE_LABEL && event.redelivered_on_failure()
-}
-
-/// The distinct acknowledgement groups of a batch (events of one request sit together).
-fn ack_groups(events: &[Event]) -> Vec<Arc<AckGroup>> {
-    let mut groups: Vec<Arc<AckGroup>> = Vec::new();
-    for group in events.iter().filter_map(|e| e.metadata.ack.as_ref()) {
-        if !groups.last().is_some_and(|last| Arc::ptr_eq(last, group)) {
-            groups.push(group.clone());
-        }
-    }
-    groups
 }
 
 /// The HTTP client: its TLS from `tls.*` (rustls), its proxies from `proxy.*` merged with the
