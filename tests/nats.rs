@@ -619,14 +619,43 @@ async fn wait_held(js: &async_nats::jetstream::Context, held: usize, within: Dur
     }
 }
 
+/// A fresh directory and nats-server, and a stream holding `n` events published by a running
+/// ingest tier.
+struct Backlog {
+    dir: PathBuf,
+    nats: NatsServer,
+    js: async_nats::jetstream::Context,
+    _ingest: Phi,
+}
+
+impl Backlog {
+    async fn new(name: &str, n: usize) -> Self {
+        let dir = temp_dir(name);
+        let nats = NatsServer::start(&dir.join("store"));
+        let port = free_port();
+        let ingest_tier = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+        ingest(port, 0, n).await;
+        let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+        Self { dir, nats, js, _ingest: ingest_tier }
+    }
+
+    /// A delivery instance `name` whose Mixpanel address is dead (it retries for an hour),
+    /// stopping with a 0.5 s grace period, its stderr read; returns once it holds all `n`.
+    async fn stranded(&self, name: &str, n: usize) -> (Phi, std::thread::JoinHandle<String>) {
+        let dead_address = format!("127.0.0.1:{}", free_port());
+        let metrics = free_port();
+        let config = patient_delivery(&self.dir, name, &self.nats, &dead_address, metrics, "");
+        let args = ["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "0.5"];
+        let (holder, reader) = Phi::spawn_with_stderr(&args, &[]);
+        wait_listening(metrics);
+        wait_held(&self.js, n, Duration::from_secs(30)).await;
+        (holder, reader)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_held_past_ack_wait_is_kept_in_progress_not_redelivered() {
-    let dir = temp_dir("nats-progress");
-    let nats = NatsServer::start(&dir.join("store"));
-    let port = free_port();
-    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
-    ingest(port, 0, 200).await;
-    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    let Backlog { dir, nats, js, _ingest } = Backlog::new("nats-progress", 200).await;
     // The first instance holds everything, its Mixpanel address dead: it retries for an hour.
     let dead_address = format!("127.0.0.1:{}", free_port());
     let m1 = free_port();
@@ -649,12 +678,7 @@ async fn a_message_held_past_ack_wait_is_kept_in_progress_not_redelivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_delivered_too_often_becomes_a_dead_letter_with_the_reason() {
-    let dir = temp_dir("nats-max-deliver");
-    let nats = NatsServer::start(&dir.join("store"));
-    let port = free_port();
-    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
-    ingest(port, 0, 100).await;
-    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    let Backlog { dir, nats, js, _ingest } = Backlog::new("nats-max-deliver", 100).await;
     // Delivered once to an instance that dies holding it, then again: past `max_deliver = 1`.
     let dead_address = format!("127.0.0.1:{}", free_port());
     let m1 = free_port();
@@ -687,31 +711,21 @@ async fn a_message_delivered_too_often_becomes_a_dead_letter_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_its_grace_period_a_delivery_instance_returns_what_it_holds() {
-    let dir = temp_dir("nats-return");
-    let nats = NatsServer::start(&dir.join("store"));
-    let port = free_port();
-    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
-    ingest(port, 0, 100).await;
-    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
-    let dead_address = format!("127.0.0.1:{}", free_port());
-    let m1 = free_port();
-    let config = patient_delivery(&dir, "stopping", &nats, &dead_address, m1, "");
-    let (mut stopping, reader) =
-        Phi::spawn_with_stderr(&["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "0.5"], &[]);
-    wait_listening(m1);
-    wait_held(&js, 100, Duration::from_secs(20)).await;
+    let backlog = Backlog::new("nats-return", 100).await;
+    let (mut stopping, reader) = backlog.stranded("stopping", 100).await;
+    let (dir, nats) = (&backlog.dir, &backlog.nats);
     sigterm(&stopping.0);
     let status = stopping.0.wait().unwrap();
     let stderr = reader.join().unwrap();
     assert!(status.success(), "{stderr}");
     // Not dead letters: nak'ed back to the stream, for an instance that runs.
     assert!(stderr.contains("returned_at_shutdown 100"), "{stderr}");
-    assert_eq!(dead_letters(&dir, &["stopping"]), 0, "{stderr}");
+    assert_eq!(dead_letters(dir, &["stopping"]), 0, "{stderr}");
     let emulator = Emulator::start(&[]);
     let m2 = free_port();
-    let _next = Phi::serve(&patient_delivery(&dir, "next", &nats, &emulator.address, m2, ""), m2);
+    let _next = Phi::serve(&patient_delivery(dir, "next", nats, &emulator.address, m2, ""), m2);
     assert_eq!(wait_accepted(&emulator, 100, Duration::from_secs(30)), 100);
-    assert_eq!(dead_letters(&dir, &["next"]), 0);
+    assert_eq!(dead_letters(dir, &["next"]), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -747,19 +761,9 @@ async fn with_acknowledgements_a_full_stream_answers_503_instead_of_hanging() {
 async fn with_the_server_gone_a_delivery_instance_still_stops_in_time() {
     // Found in review: every ack, nak and progress note was awaited; with the server away the
     // client's outgoing buffer (2048 commands) filled and the acker, then the process, hung.
-    let dir = temp_dir("nats-gone-stop");
-    let mut nats = NatsServer::start(&dir.join("store"));
-    let port = free_port();
-    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
-    ingest(port, 0, 3000).await;
-    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
-    let dead_address = format!("127.0.0.1:{}", free_port());
-    let m1 = free_port();
-    let config = patient_delivery(&dir, "stranded", &nats, &dead_address, m1, "");
-    let (mut stranded, reader) =
-        Phi::spawn_with_stderr(&["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "0.5"], &[]);
-    wait_listening(m1);
-    wait_held(&js, 3000, Duration::from_secs(30)).await;
+    let mut backlog = Backlog::new("nats-gone-stop", 3000).await;
+    let (mut stranded, reader) = backlog.stranded("stranded", 3000).await;
+    let (dir, nats) = (backlog.dir.clone(), &mut backlog.nats);
     // The server goes; 3000 progress notes every quarter second overflow the client's buffer.
     let _ = nats.child.kill();
     let _ = nats.child.wait();
@@ -784,6 +788,6 @@ async fn with_the_server_gone_a_delivery_instance_still_stops_in_time() {
     nats.restart();
     let emulator = Emulator::start(&[]);
     let m2 = free_port();
-    let _next = Phi::serve(&patient_delivery(&dir, "next", &nats, &emulator.address, m2, ""), m2);
+    let _next = Phi::serve(&patient_delivery(&dir, "next", nats, &emulator.address, m2, ""), m2);
     assert_eq!(wait_accepted(&emulator, 3000, Duration::from_secs(60)), 3000);
 }
