@@ -347,8 +347,15 @@ impl Running {
         }
         self.metrics.add("dead_letters", 1);
         self.metrics.drop_one(reason.label);
-        if let Some(w) = &mut self.dead_letters {
-            if let Err(e) = w.write(event, &reason.detail) {
+        match &mut self.dead_letters {
+            Some(w) => {
+                if let Err(e) = w.write(event, &reason.detail) {
+                    lost(event, &e, &mut self.metrics, &self.log);
+                }
+            }
+            // Given up and kept nowhere: not delivered, so not acknowledged either.
+            None => {
+                let e = std::io::Error::other("no dead_letter.path is set");
                 lost(event, &e, &mut self.metrics, &self.log);
             }
         }
