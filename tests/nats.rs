@@ -791,3 +791,25 @@ async fn with_the_server_gone_a_delivery_instance_still_stops_in_time() {
     let _next = Phi::serve(&patient_delivery(&dir, "next", nats, &emulator.address, m2, ""), m2);
     assert_eq!(wait_accepted(&emulator, 3000, Duration::from_secs(60)), 3000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_lost_with_the_server_are_sent_again_within_seconds() {
+    // Found in a CI run that took 500 s: each publish ack's 5 s timeout started only when it was
+    // awaited, so a batch whose acks died with the server waited 5 s per event, one after another.
+    let dir = temp_dir("nats-lost-acks");
+    let mut nats = NatsServer::start(&dir.join("store"));
+    let port = free_port();
+    let _ingest = Phi::serve(&ingest_config(&dir, port, &nats, true, ""), port);
+    ingest(port, 0, 100).await;
+    // The server freezes: the next publishes reach its socket and die with it.
+    let pid = nats.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let request = tokio::spawn(ingest(port, 100, 100));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    nats.restart();
+    let answered = tokio::time::timeout(Duration::from_secs(30), request).await;
+    assert!(answered.is_ok(), "the request was still waiting 30 s after the server came back");
+    answered.unwrap().unwrap();
+    let js = async_nats::jetstream::new(async_nats::connect(&nats.url).await.unwrap());
+    assert_eq!(wait_for_messages(&js, 200, Duration::from_secs(10)).await, 200);
+}

@@ -10,6 +10,7 @@
 //! the deletion of older messages. At the shutdown deadline what is still unpublished is lost
 //! to this process and its acknowledgements fail, so senders that asked for them retry.
 
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, context::Publish, stream};
@@ -253,8 +254,14 @@ async fn publish_batch(
     }
 }
 
-/// One attempt: sends every pending event, then waits for each acknowledgement; returns the
-/// events that were not acknowledged.
+/// How long one attempt waits for the stream's acknowledgements, all of them together.
+const ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// One attempt: sends every pending event, then waits for the acknowledgements, all within
+/// [`ACK_WAIT`]; returns the events that were not acknowledged. (Each acknowledgement's own
+/// timeout starts only when it is awaited: awaited one after another, the acks a restarted
+/// server never sends took five seconds each, minutes for a batch.) Once a send fails (the
+/// client's buffer stays full while the server is away), the rest are not tried this time.
 async fn publish_once(
     js: &jetstream::Context,
     subject: &str,
@@ -264,15 +271,20 @@ async fn publish_once(
     let mut sent = Vec::with_capacity(pending.len());
     let mut failed = Vec::new();
     for (event, id) in pending {
+        if !failed.is_empty() {
+            failed.push((event, id));
+            continue;
+        }
         let publish = Publish::build().payload(event.payload.clone()).message_id(&id);
         match js.send_publish(subject.to_owned(), publish).await {
             Ok(ack) => sent.push((event, id, ack)),
             Err(_) => failed.push((event, id)),
         }
     }
+    let deadline = tokio::time::Instant::now() + ACK_WAIT;
     for (event, id, ack) in sent {
-        match ack.await {
-            Ok(ack) => {
+        match tokio::time::timeout_at(deadline, ack.into_future()).await {
+            Ok(Ok(ack)) => {
                 metrics.events_out += 1;
                 metrics.bytes_out += event.payload.len() as u64;
                 if ack.duplicate {
@@ -280,7 +292,7 @@ async fn publish_once(
                 }
                 // Dropping the event settles it: its acknowledgement group hears `true`.
             }
-            Err(_) => failed.push((event, id)),
+            _ => failed.push((event, id)),
         }
     }
     failed
