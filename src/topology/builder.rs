@@ -74,19 +74,30 @@ pub(super) struct Builder {
     tasks: JoinSet<Outcome>,
 }
 
-impl Builder {
-    pub(super) fn new(edges: Edges, stdio: Stdio, registry: Registry, shutdown: Shutdown) -> Self {
-        let (stop, _) = watch::channel(false);
-        let stop = Arc::new(stop);
-        let (forward, mut outer) = (stop.clone(), shutdown.stop.clone());
-        tokio::spawn(async move {
-            while !*outer.borrow_and_update() {
-                if outer.changed().await.is_err() {
-                    return;
-                }
+/// The pipeline's own stop signal: flips with the process's (`outer`), and when a component
+/// fails (see [`Builder::collect`]). Sources and `/ready` read it.
+pub(super) fn stop_signal(mut outer: watch::Receiver<bool>) -> Arc<watch::Sender<bool>> {
+    let stop = Arc::new(watch::channel(false).0);
+    let forward = stop.clone();
+    tokio::spawn(async move {
+        while !*outer.borrow_and_update() {
+            if outer.changed().await.is_err() {
+                return;
             }
-            forward.send_replace(true);
-        });
+        }
+        forward.send_replace(true);
+    });
+    stop
+}
+
+impl Builder {
+    pub(super) fn new(
+        edges: Edges,
+        stdio: Stdio,
+        registry: Registry,
+        shutdown: Shutdown,
+        stop: Arc<watch::Sender<bool>>,
+    ) -> Self {
         Self { edges, stdio, registry, shutdown, stop, tasks: JoinSet::new() }
     }
 

@@ -87,16 +87,18 @@ where
 {
     let edges = Edges::wire(&config);
     let registry = if config.metrics.is_some() { Registry::enabled() } else { Registry::default() };
-    let metrics_server = match &config.metrics {
-        Some(m) => Some(
-            metrics_server::start(m, registry.clone(), shutdown.stop.clone())
-                .await
-                .map_err(|source| TopologyError::Io { kind: "metrics", name: m.address.clone(), source })?,
-        ),
-        None => None,
-    };
+    let stop = builder::stop_signal(shutdown.stop.clone());
+    let metrics_server =
+        match &config.metrics {
+            Some(m) => Some(
+                metrics_server::start(m, registry.clone(), stop.subscribe())
+                    .await
+                    .map_err(|source| TopologyError::Io { kind: "metrics", name: m.address.clone(), source })?,
+            ),
+            None => None,
+        };
     let stdio = Stdio::new(Box::new(stdin), Box::new(stdout));
-    let mut builder = Builder::new(edges, stdio, registry.clone(), shutdown);
+    let mut builder = Builder::new(edges, stdio, registry.clone(), shutdown, stop);
     builder.spawn_sinks(&config)?;
     builder.spawn_transforms(&config)?;
     builder.spawn_sources(&config)?;
