@@ -293,30 +293,44 @@ fn several_transform_workers_forward_every_event_once_with_exact_counters() {
 }
 
 #[test]
-fn a_sink_that_fails_stops_the_pipeline_instead_of_running_without_it() {
-    // Found in review: the rest ran on, every later event failing its acknowledgement.
-    let dir = std::env::temp_dir().join(format!("phi-cli-failing-sink-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("two-sinks.toml");
-    let unwritable = dir.join("missing-dir").join("out.ndjson");
-    std::fs::write(
-        &config,
-        format!(
-            "[sources.in]\ntype = \"stdin\"\n[sinks.out]\ntype = \"console\"\ninputs = [\"in\"]\n\
-             [sinks.archive]\ntype = \"file\"\ninputs = [\"in\"]\npath = \"{}\"\n",
-            unwritable.display()
-        ),
-    )
-    .unwrap();
-    // stdin stays open: only the failing sink can end the run.
+fn a_sink_that_fails_stops_the_pipeline_and_its_drain_ends_after_the_grace_period() {
+    // Found in review: the rest ran on, every later event failing its acknowledgement; and once
+    // it did stop, a sink retrying a dead Mixpanel drained for ever (only a signal started the
+    // grace period).
+    let dir = procs::temp_dir("cli-failing-sink");
+    let config = dir.join("three-sinks.toml");
+    let dead = dir.join("dead.ndjson");
+    let patient = "batch.timeout_secs = 0.05\nrequest.retry_attempts = 1000\nrequest.retry_max_duration_secs = 3600";
+    let mixpanel = procs::mixpanel_import_sink(
+        "in",
+        &format!("127.0.0.1:{}", procs::free_port()),
+        "svc-secret",
+        dead.to_str().unwrap(),
+        patient,
+    );
+    // /dev/full opens, then fails the first write (ENOSPC).
+    let text = format!(
+        "[sources.in]\ntype = \"stdin\"\n[sinks.out]\ntype = \"console\"\ninputs = [\"in\"]\n\
+         [sinks.archive]\ntype = \"file\"\ninputs = [\"in\"]\npath = \"/dev/full\"\n{mixpanel}"
+    );
+    std::fs::write(&config, text).unwrap();
     let mut child = Command::new(BIN)
-        .args(["run", "--config", config.to_str().unwrap()])
+        .args(["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "1"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdin = child.stdin.take().unwrap();
+    // stdin stays open: only the failing sink can end the run.
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..5 {
+        writeln!(
+            stdin,
+            r#"{{"event":"e","properties":{{"time":1795856400000,"distinct_id":"d{i}","$insert_id":"i{i}"}}}}"#
+        )
+        .unwrap();
+    }
+    stdin.flush().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
@@ -330,4 +344,8 @@ fn a_sink_that_fails_stops_the_pipeline_instead_of_running_without_it() {
     assert!(!out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("archive"), "the failing sink is named: {}", stderr(&out));
     assert!(stderr(&out).contains("the pipeline stops"), "{}", stderr(&out));
+    // What the patient sink held became dead letters when the grace period ended.
+    let letters = std::fs::read_to_string(&dead).unwrap_or_default();
+    assert_eq!(letters.lines().count(), 5, "{}", stderr(&out));
+    assert!(letters.contains("shutdown deadline"), "{letters}");
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -68,17 +69,51 @@ pub(super) struct Builder {
     edges: Edges,
     stdio: Stdio,
     registry: Registry,
-    shutdown: Shutdown,
-    /// What the sources see as their stop signal: the process's, or a component failing.
-    stop: Arc<watch::Sender<bool>>,
+    signals: Signals,
     tasks: JoinSet<Outcome>,
 }
 
-/// The pipeline's own stop signal: flips with the process's (`outer`), and when a component
-/// fails (see [`Builder::collect`]). Sources and `/ready` read it.
-pub(super) fn stop_signal(mut outer: watch::Receiver<bool>) -> Arc<watch::Sender<bool>> {
-    let stop = Arc::new(watch::channel(false).0);
-    let forward = stop.clone();
+/// The pipeline's own shutdown signals: they flip with the process's, and when a component
+/// fails (stop at once, the deadline a grace period later; see [`Builder::collect`]).
+pub(super) struct Signals {
+    stop: Arc<watch::Sender<bool>>,
+    deadline: Arc<watch::Sender<bool>>,
+    grace: Duration,
+}
+
+impl Signals {
+    pub(super) fn follow(shutdown: &Shutdown) -> Self {
+        Self { stop: follow(shutdown.stop.clone()), deadline: follow(shutdown.deadline.clone()), grace: shutdown.grace }
+    }
+
+    /// A receiver of the stop signal, for a component or `/ready`.
+    pub(super) fn stop_receiver(&self) -> watch::Receiver<bool> {
+        receiver(&self.stop)
+    }
+
+    /// Stops the sources now and ends the drain after the grace period (once).
+    fn stop_for_failure(&self) {
+        if self.stop.send_replace(true) {
+            return;
+        }
+        tracing::error!(
+            grace_period_secs = self.grace.as_secs_f64(),
+            "a component failed: the pipeline stops and drains"
+        );
+        let (deadline, grace) = (self.deadline.clone(), self.grace);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            if !deadline.send_replace(true) {
+                tracing::warn!("grace period over: what is not delivered yet becomes dead letters");
+            }
+        });
+    }
+}
+
+/// A signal of our own that flips when `outer` does.
+fn follow(mut outer: watch::Receiver<bool>) -> Arc<watch::Sender<bool>> {
+    let signal = Arc::new(watch::channel(false).0);
+    let forward = signal.clone();
     tokio::spawn(async move {
         while !*outer.borrow_and_update() {
             if outer.changed().await.is_err() {
@@ -87,18 +122,23 @@ pub(super) fn stop_signal(mut outer: watch::Receiver<bool>) -> Arc<watch::Sender
         }
         forward.send_replace(true);
     });
-    stop
+    signal
+}
+
+/// A receiver whose `changed()` fires even if the signal flipped before it was made (a plain
+/// `subscribe` marks the current value as seen, and a source waiting on `changed()` would
+/// never stop).
+fn receiver(signal: &watch::Sender<bool>) -> watch::Receiver<bool> {
+    let mut rx = signal.subscribe();
+    if *rx.borrow() {
+        rx.mark_changed();
+    }
+    rx
 }
 
 impl Builder {
-    pub(super) fn new(
-        edges: Edges,
-        stdio: Stdio,
-        registry: Registry,
-        shutdown: Shutdown,
-        stop: Arc<watch::Sender<bool>>,
-    ) -> Self {
-        Self { edges, stdio, registry, shutdown, stop, tasks: JoinSet::new() }
+    pub(super) fn new(edges: Edges, stdio: Stdio, registry: Registry, signals: Signals) -> Self {
+        Self { edges, stdio, registry, signals, tasks: JoinSet::new() }
     }
 
     pub(super) fn spawn_sinks(&mut self, config: &PipelineConfig) -> Result<(), TopologyError> {
@@ -106,7 +146,7 @@ impl Builder {
             let cx = SinkContext {
                 name: name.clone(),
                 input: self.edges.take_input(name)?,
-                deadline: self.shutdown.deadline.clone(),
+                deadline: receiver(&self.signals.deadline),
                 publisher: self.registry.publisher("sink", name),
                 stdio: &mut self.stdio,
             };
@@ -142,7 +182,7 @@ impl Builder {
             let cx = SourceContext {
                 name: Arc::from(name.as_str()),
                 out: self.edges.take_output(name, None),
-                shutdown: self.stop.subscribe(),
+                shutdown: self.signals.stop_receiver(),
                 publisher: self.registry.publisher("source", name),
                 stdio: &mut self.stdio,
             };
@@ -157,7 +197,7 @@ impl Builder {
     /// flight drains, and the process ends with the error instead of running on with a part
     /// missing (every later event would fail its acknowledgement, see [`crate::fanout`]).
     pub(super) async fn collect(self) -> Result<RunSummary, TopologyError> {
-        let Self { edges, mut tasks, stop, .. } = self;
+        let Self { edges, mut tasks, signals, .. } = self;
         // Senders left unclaimed (outputs nobody consumes) must not keep channels open.
         drop(edges);
         let mut summary = RunSummary::default();
@@ -171,10 +211,7 @@ impl Builder {
                 Ok(Outcome { kind, name, result: Err(source) }) => TopologyError::Io { kind, name, source },
                 Err(_) => TopologyError::Panicked,
             };
-            if first_error.is_none() && !*stop.borrow() {
-                tracing::error!("a component failed: the pipeline stops and drains");
-            }
-            stop.send_replace(true);
+            signals.stop_for_failure();
             first_error.get_or_insert(failure);
         }
         first_error.map_or(Ok(summary), Err)

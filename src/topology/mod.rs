@@ -53,7 +53,7 @@ pub async fn run(config: PipelineConfig, grace: std::time::Duration) -> Result<R
         tracing::warn!("grace period over: what is not delivered yet becomes dead letters");
         let _ = deadline.send(true);
     });
-    let shutdown = Shutdown { stop: stop_rx, deadline: deadline_rx };
+    let shutdown = Shutdown { stop: stop_rx, deadline: deadline_rx, grace };
     run_with_io(config, tokio::io::stdin(), tokio::io::stdout(), shutdown).await
 }
 
@@ -87,18 +87,17 @@ where
 {
     let edges = Edges::wire(&config);
     let registry = if config.metrics.is_some() { Registry::enabled() } else { Registry::default() };
-    let stop = builder::stop_signal(shutdown.stop.clone());
-    let metrics_server =
-        match &config.metrics {
-            Some(m) => Some(
-                metrics_server::start(m, registry.clone(), stop.subscribe())
-                    .await
-                    .map_err(|source| TopologyError::Io { kind: "metrics", name: m.address.clone(), source })?,
-            ),
-            None => None,
-        };
+    let signals = builder::Signals::follow(&shutdown);
+    let metrics_server = match &config.metrics {
+        Some(m) => Some(
+            metrics_server::start(m, registry.clone(), signals.stop_receiver())
+                .await
+                .map_err(|source| TopologyError::Io { kind: "metrics", name: m.address.clone(), source })?,
+        ),
+        None => None,
+    };
     let stdio = Stdio::new(Box::new(stdin), Box::new(stdout));
-    let mut builder = Builder::new(edges, stdio, registry.clone(), shutdown, stop);
+    let mut builder = Builder::new(edges, stdio, registry.clone(), signals);
     builder.spawn_sinks(&config)?;
     builder.spawn_transforms(&config)?;
     builder.spawn_sources(&config)?;
