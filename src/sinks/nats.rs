@@ -269,18 +269,20 @@ async fn publish_once(
     metrics: &mut Metrics,
 ) -> Vec<(Event, String)> {
     let mut sent = Vec::with_capacity(pending.len());
-    let mut failed = Vec::new();
+    // Kept in order: the events whose acks fail, then those not sent, come back as they went.
+    let mut unsent = Vec::new();
     for (event, id) in pending {
-        if !failed.is_empty() {
-            failed.push((event, id));
+        if !unsent.is_empty() {
+            unsent.push((event, id));
             continue;
         }
         let publish = Publish::build().payload(event.payload.clone()).message_id(&id);
         match js.send_publish(subject.to_owned(), publish).await {
             Ok(ack) => sent.push((event, id, ack)),
-            Err(_) => failed.push((event, id)),
+            Err(_) => unsent.push((event, id)),
         }
     }
+    let mut failed = Vec::new();
     let deadline = tokio::time::Instant::now() + ACK_WAIT;
     for (event, id, ack) in sent {
         match tokio::time::timeout_at(deadline, ack.into_future()).await {
@@ -295,6 +297,7 @@ async fn publish_once(
             _ => failed.push((event, id)),
         }
     }
+    failed.extend(unsent);
     failed
 }
 

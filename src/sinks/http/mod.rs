@@ -230,7 +230,11 @@ impl Running {
 
     /// Waits for a free request slot, then sends the batch in its own task.
     async fn launch(&mut self, events: Vec<Event>) {
-        let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
+        let Ok(permit) = self.slots.clone().acquire_owned().await else {
+            // The slots are never closed; if they were, these events would be lost, not kept.
+            events.iter().for_each(Event::fail_ack);
+            return;
+        };
         let (client, settings, deadline) = (self.client.clone(), self.settings.clone(), self.deadline.clone());
         let log = self.log.clone();
         let groups = AckGroup::of_batch(&events);
