@@ -2,7 +2,7 @@
 //! `validate`, secrets in output, and SIGTERM.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -23,14 +23,7 @@ fn run(config: &str, input: &[u8]) -> Output {
 
 /// Starts `run` on the test config with stdin, stdout and stderr piped.
 fn spawn_run() -> std::process::Child {
-    Command::new(BIN)
-        .args(["run", "--config", &root("tests/data/mixpanel.toml")])
-        .env("PHI_HMAC_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    procs::spawn_piped(&["run", "--config", &root("tests/data/mixpanel.toml")], &[("PHI_HMAC_KEY", KEY)])
 }
 
 fn lines(out: &Output) -> Vec<Value> {
@@ -314,13 +307,7 @@ fn a_sink_that_fails_stops_the_pipeline_and_its_drain_ends_after_the_grace_perio
          [sinks.archive]\ntype = \"file\"\ninputs = [\"in\"]\npath = \"/dev/full\"\n{mixpanel}"
     );
     std::fs::write(&config, text).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = procs::spawn_piped(&["run", "--config", config.to_str().unwrap(), "--grace-period-secs", "1"], &[]);
     // stdin stays open: only the failing sink can end the run.
     let mut stdin = child.stdin.take().unwrap();
     for i in 0..5 {

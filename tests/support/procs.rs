@@ -133,16 +133,21 @@ pub fn proc_kib(pid: u32, field: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// Runs `phi-scrub ARGS` with `envs`, writes `input` to its stdin from a thread, and waits.
-pub fn run_phi(args: &[&str], envs: &[(&str, &str)], input: Vec<u8>) -> Output {
-    let mut child = Command::new(PHI)
+/// Starts `phi-scrub ARGS` with `envs`, its stdin, stdout and stderr piped.
+pub fn spawn_piped(args: &[&str], envs: &[(&str, &str)]) -> std::process::Child {
+    Command::new(PHI)
         .args(args)
         .envs(envs.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `phi-scrub ARGS` with `envs`, writes `input` to its stdin from a thread, and waits.
+pub fn run_phi(args: &[&str], envs: &[(&str, &str)], input: Vec<u8>) -> Output {
+    let mut child = spawn_piped(args, envs);
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
