@@ -251,7 +251,6 @@ impl Running {
         self.in_flight.spawn(delivery.in_current_span());
     }
 
-    /// Counts what became of a batch and writes its dead letters.
     /// Settles a finished delivery task. One that panicked outside its own guard (it cannot,
     /// short of a bug in the guard) is logged, and the sink goes on with the rest.
     fn settle_joined(&mut self, done: Result<BatchOutcome, tokio::task::JoinError>) {
@@ -261,6 +260,7 @@ impl Running {
         }
     }
 
+    /// Counts what became of a batch and writes its dead letters.
     fn settle(&mut self, outcome: BatchOutcome) {
         self.metrics.add("batches", 1);
         self.metrics.add("requests", outcome.requests);

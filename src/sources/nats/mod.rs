@@ -156,7 +156,8 @@ async fn run(
         // Not raced against the shutdown signal: a fetch cancelled half-way would drop events
         // it had made, and an event dropped unsent settles as kept, which would ack messages
         // nobody delivered. A fetch waits at most a second; what it got is sent on (and
-        // delivered within the grace period) even when the signal came meanwhile.
+        // delivered within the grace period) even when the signal came meanwhile. One cut short
+        // by FETCH_WAIT drops only messages not yet made events: unacked, they come again.
         let Ok(Ok(messages)) = tokio::time::timeout(FETCH_WAIT, fetch(&consumer, config.jetstream.batch)).await else {
             // The server is away: the client reconnects; ask again shortly.
             metrics.add("fetch_errors", 1);
