@@ -367,25 +367,35 @@ dead_letter.path = "{dead}"
     assert_eq!(dead.lines().count(), accepted, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_given_up_with_no_dead_letter_file_is_not_acknowledged() {
-    // Found in review: with no `dead_letter.path`, an event Mixpanel refused was kept nowhere
-    // and its sender still got a 200.
+/// One event sent with acknowledgements to a Mixpanel that refuses the credentials, its dead
+/// letter going to `dead_letter` (`None`: no `dead_letter.path`): the status the sender gets and
+/// phi-scrub's stderr once stopped.
+async fn post_one_refused_event(name: &str, dead_letter: Option<&str>) -> (u16, String) {
     let emulator = Emulator::start(&[]);
-    let dir = temp_dir("no-dead-letter");
+    let dir = temp_dir(name);
     let port = free_port();
-    let text = acknowledged_import_config(port, &emulator, "wrong-secret", "unused", "");
-    let text: String = text.lines().filter(|l| !l.starts_with("dead_letter.path")).map(|l| format!("{l}\n")).collect();
-    let config = dir.join("no-dead-letter.toml");
+    let text = acknowledged_import_config(port, &emulator, "wrong-secret", dead_letter.unwrap_or("unused"), "");
+    let text: String = match dead_letter {
+        Some(_) => text,
+        None => text.lines().filter(|l| !l.starts_with("dead_letter.path")).map(|l| format!("{l}\n")).collect(),
+    };
+    let config = dir.join(format!("{name}.toml"));
     std::fs::write(&config, text).unwrap();
     let child = start_phi(&config, Stdio::null());
     wait_listening(port);
     let client = reqwest::Client::new();
     let r = client.post(format!("http://127.0.0.1:{port}/v1/track")).json(&track(1)).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 500, "an event kept nowhere must not be acknowledged");
     sigterm(&child);
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    (r.status().as_u16(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_given_up_with_no_dead_letter_file_is_not_acknowledged() {
+    // Found in review: with no `dead_letter.path`, an event Mixpanel refused was kept nowhere
+    // and its sender still got a 200.
+    let (status, stderr) = post_one_refused_event("no-dead-letter", None).await;
+    assert_eq!(status, 500, "an event kept nowhere must not be acknowledged");
     assert!(stderr.contains("dead_letters_lost 1") && stderr.contains("no dead_letter.path"), "{stderr}");
 }
 
@@ -393,19 +403,7 @@ async fn an_event_given_up_with_no_dead_letter_file_is_not_acknowledged() {
 async fn an_event_whose_dead_letter_cannot_be_written_is_not_acknowledged() {
     // Found in review: a failed dead-letter write still let the acknowledgement through.
     // /dev/full accepts the open and fails every write with ENOSPC.
-    let emulator = Emulator::start(&[]);
-    let dir = temp_dir("devfull");
-    let port = free_port();
-    let text = acknowledged_import_config(port, &emulator, "wrong-secret", "/dev/full", "");
-    let config = dir.join("devfull.toml");
-    std::fs::write(&config, text).unwrap();
-    let child = start_phi(&config, Stdio::null());
-    wait_listening(port);
-    let client = reqwest::Client::new();
-    let r = client.post(format!("http://127.0.0.1:{port}/v1/track")).json(&track(1)).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 500, "a lost event must not be acknowledged");
-    sigterm(&child);
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (status, stderr) = post_one_refused_event("devfull", Some("/dev/full")).await;
+    assert_eq!(status, 500, "a lost event must not be acknowledged");
     assert!(stderr.contains("dead_letters_lost 1"), "{stderr}");
 }
